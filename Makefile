@@ -1,0 +1,58 @@
+# The two commands: `make run` (serve the portal with a worker) and `make test` (every check).
+# Both set everything up first: a virtual environment in .venv, pinned dependencies, migrations.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# Development defaults; production sets DEBUG=0 and the rest in the environment.
+export DEBUG ?= 1
+
+.PHONY: run test setup lint migrate seed worker lock clean bench
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/.installed
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput -v 0
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+# Web server and a real Celery worker (with the beat scheduler embedded). Ctrl-C stops both.
+run: seed
+	@echo ""
+	@echo "  Portal:  http://127.0.0.1:$(PORT)/   (Ctrl-C stops the web server and the worker)"
+	@echo ""
+	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/celery -A portal worker --beat --loglevel=INFO --concurrency=2 \
+	    --schedule=var/celerybeat-schedule & worker=$$!; \
+	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+worker: setup
+	$(BIN)/celery -A portal worker --beat --loglevel=INFO --schedule=var/celerybeat-schedule
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py check
+	$(BIN)/pytest
+
+# Re-pin every transitive dependency after changing pyproject.toml.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Vertebroplasty eligibility rules: pure Python, no database (see ``eligibility.rules``)."""

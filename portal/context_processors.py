@@ -1,0 +1,27 @@
+from django.urls import reverse
+
+from portal import roles
+
+
+def navigation(request):
+    """The navigation links for the signed-in user's roles."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_links": []}
+    held = roles.user_roles(user)
+    links = []
+    if roles.REFERRER in held:
+        links.append(("referral_list", "My referrals"))
+    if roles.ADMIN in held:
+        links.append(("triage_queue", "Triage queue"))
+    if roles.RADIOLOGIST in held:
+        links.append(("review_list", "My reviews"))
+    if user.is_superuser:
+        links.append(("admin:index", "Administration"))
+    current = request.path
+    return {
+        "nav_links": [
+            {"url": (url := reverse(name)), "label": label, "active": current.startswith(url)}
+            for name, label in links
+        ]
+    }

@@ -1,0 +1,135 @@
+"""Read settings from the environment, failing loudly with the variable's name.
+
+A bad value must stop the process at start-up with a message a person can act on
+("DEBUG must be one of ..., got 'maybe'"), not surface later as odd behaviour.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None else value.strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name} must be one of 1/0, true/false, yes/no, on/off; got {value!r}"
+    )
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number; got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {number}")
+    return number
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_database(name: str, default: str) -> dict:
+    import dj_database_url
+
+    url = os.environ.get(name) or default
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except (ValueError, KeyError) as exc:
+        raise ImproperlyConfigured(
+            f"{name} is not a database URL this portal understands "
+            f"(postgres://user:password@host:5432/name or sqlite:///path): {exc}"
+        ) from None
+    engine = config.get("ENGINE", "")
+    if engine not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+        scheme = urlsplit(url).scheme
+        raise ImproperlyConfigured(
+            f"{name} must be a postgres:// or sqlite:// URL; got {scheme}://"
+        )
+    if engine.endswith("sqlite3"):
+        # Several processes (web and worker) share the file: wait for locks, don't fail.
+        config["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        config["CONN_MAX_AGE"] = 0
+        if config["NAME"] and config["NAME"] != ":memory:":
+            Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    return config
+
+
+def env_redis(name: str) -> str | None:
+    url = os.environ.get(name)
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ImproperlyConfigured(
+            f"{name} must look like redis://host:6379/0; got a {parts.scheme or 'no'}:// URL"
+        )
+    try:
+        parts.port  # noqa: B018 - urlsplit only validates the port when asked
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has a port that is not a number") from None
+    return url
+
+
+def env_email(name: str, default_dir: str) -> dict:
+    """EMAIL_URL: smtp://user:pass@host:25, smtp+tls://...:587, smtps://...:465, console://,
+    or file:///path. Unset: one file per message under default_dir."""
+    url = os.environ.get(name)
+    if not url:
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": default_dir,
+        }
+    parts = urlsplit(url)
+    if parts.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme == "file":
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": unquote(parts.path) or default_dir,
+        }
+    if parts.scheme in ("smtp", "smtp+tls", "smtps"):
+        try:
+            port = parts.port
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} has a port that is not a number") from None
+        if not parts.hostname:
+            raise ImproperlyConfigured(f"{name} needs a host, e.g. smtp://mail.example:25")
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": parts.hostname,
+            "EMAIL_PORT": port or {"smtps": 465, "smtp+tls": 587}.get(parts.scheme, 25),
+            "EMAIL_HOST_USER": unquote(parts.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_TLS": parts.scheme == "smtp+tls",
+            "EMAIL_USE_SSL": parts.scheme == "smtps",
+            "EMAIL_TIMEOUT": 10,
+        }
+    raise ImproperlyConfigured(
+        f"{name} must start with smtp://, smtp+tls://, smtps://, file:// or console://; "
+        f"got {parts.scheme or 'no'}://"
+    )

@@ -1,0 +1,106 @@
+import os
+import shutil
+
+import pytest
+
+from portal import roles
+from tests.factories import PASSWORD, ReferrerFactory, UserFactory
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
+# beside a running loop unless told this is deliberate. Tests only.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def referrer(db):
+    """Dr Alex Morgan, a GP at one practice."""
+    return ReferrerFactory(email="alex.gp@clinic.example", first_name="Alex", last_name="Morgan")
+
+
+@pytest.fixture
+def other_referrer(db):
+    """A second GP at another practice, who must never see the first one's referrals."""
+    return ReferrerFactory(email="casey.gp@other.example", first_name="Casey", last_name="Nguyen")
+
+
+@pytest.fixture
+def admin_user(db):
+    """Sam, the practice's triage admin."""
+    return UserFactory(email="sam.triage@practice.example", role=roles.ADMIN)
+
+
+@pytest.fixture
+def radiologist(db):
+    """Dr Jordan Lee, an interventional radiologist."""
+    return UserFactory(email="jordan.ir@practice.example", role=roles.RADIOLOGIST)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright. Skips where it is missing, except in CI."""
+    if not (shutil.which(CHROMIUM) or os.path.exists(CHROMIUM)):
+        message = f"Chromium not found at {CHROMIUM}: install it with `apt-get install chromium`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, locale="en-AU")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+SCREENSHOTS = os.path.join(os.path.dirname(__file__), "artifacts")
+
+
+def screenshot(page, name: str) -> str:
+    """Saved under tests/artifacts/ for a person to look at."""
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    path = os.path.join(SCREENSHOTS, f"{name}.png")
+    page.screenshot(path=path, full_page=True)
+    return path
+
+
+def assert_accessible(page):
+    """axe-core finds no serious or critical violation on the page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    assert not bad, "\n".join(
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(str(n["target"]) for n in v["nodes"][:5])
+        for v in bad
+    )
+
+
+def sign_in(page, email, password=PASSWORD):
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

@@ -1,0 +1,41 @@
+"""In Chromium: each role signs in and sees its page; axe finds nothing serious."""
+
+import pytest
+
+from tests.conftest import assert_accessible, screenshot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_sign_in_page_is_accessible(page):
+    page.goto("/")
+    assert page.get_by_role("heading", name="Sign in").is_visible()
+    screenshot(page, "login")
+    assert_accessible(page)
+
+
+def test_a_wrong_password_shows_the_message_in_the_browser(page, referrer):
+    sign_in(page, referrer.email, "not-the-password")
+    assert page.get_by_role("alert").inner_text().startswith("That email address and password")
+    assert page.get_by_label("Email address").input_value() == referrer.email
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize(
+    ("persona", "heading", "path"),
+    [
+        ("referrer", "My referrals", "/referrals/"),
+        ("admin_user", "Triage queue", "/triage/"),
+        ("radiologist", "My reviews", "/reviews/"),
+    ],
+)
+def test_each_role_signs_in_and_sees_its_page(page, request, persona, heading, path):
+    user = request.getfixturevalue(persona)
+    sign_in(page, user.email)
+    page.wait_for_url(f"**{path}")
+    assert page.get_by_role("heading", level=1).inner_text() == heading
+    assert page.get_by_role("link", name=heading).get_attribute("aria-current") == "page"
+    screenshot(page, f"landing-{persona}")
+    assert_accessible(page)
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/accounts/login/")
