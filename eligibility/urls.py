@@ -1,1 +1,7 @@
-urlpatterns = []
+from django.urls import path
+
+from eligibility import views
+
+urlpatterns = [
+    path("api/eligibility", views.eligibility_api, name="eligibility_api"),
+]
