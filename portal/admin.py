@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from portal.models import ReferrerProfile, User
+from portal.services import referrer_approve
 
 
 class ReferrerProfileInline(admin.StackedInline):
@@ -9,6 +10,23 @@ class ReferrerProfileInline(admin.StackedInline):
     fk_name = "user"
     can_delete = False
     readonly_fields = ["approved_at", "approved_by", "created_at"]
+
+
+@admin.register(ReferrerProfile)
+class ReferrerProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "practice_name", "provider_number", "approved_at", "created_at"]
+    list_filter = [("approved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__email", "user__last_name", "practice_name", "provider_number"]
+    readonly_fields = ["approved_at", "approved_by", "created_at"]
+    actions = ["approve"]
+
+    @admin.action(description="Approve the selected referrers (they can then submit)")
+    def approve(self, request, queryset):
+        count = 0
+        for profile in queryset.filter(approved_at__isnull=True):
+            referrer_approve(profile=profile, by=request.user)
+            count += 1
+        self.message_user(request, f"Approved {count} referrer{'s' if count != 1 else ''}.")
 
 
 @admin.register(User)

@@ -148,6 +148,14 @@ STORAGES = {
     },
 }
 
+# Documents: limits (bytes) and uploads streamed to a temporary file, never held in memory.
+DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_MB", 100, minimum=1) * 1024 * 1024
+REFERRAL_MAX_BYTES = env_int("REFERRAL_MAX_MB", 500, minimum=1) * 1024 * 1024
+FILE_UPLOAD_HANDLERS = ["referrals.documents.LimitedTemporaryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+
 # Email: files under var/mail unless EMAIL_URL says otherwise.
 globals().update(env_email("EMAIL_URL", str(VAR_DIR / "mail")))
 DEFAULT_FROM_EMAIL = (

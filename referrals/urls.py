@@ -1,9 +1,44 @@
 from django.urls import path
 
-from referrals import views
+from referrals.views import documents, intake, staff
 
 urlpatterns = [
-    path("referrals/", views.referral_list, name="referral_list"),
-    path("triage/", views.triage_queue, name="triage_queue"),
-    path("reviews/", views.review_list, name="review_list"),
+    path("accounts/signup/", intake.signup, name="signup"),
+    path("referrals/", intake.referral_list, name="referral_list"),
+    path("referrals/new/", intake.referral_new, name="referral_new"),
+    path("referrals/<uuid:referral_uuid>/", intake.referral_detail, name="referral_detail"),
+    path(
+        "referrals/<uuid:referral_uuid>/edit/<slug:section>/",
+        intake.referral_section,
+        name="referral_section",
+    ),
+    path(
+        "referrals/<uuid:referral_uuid>/autosave/<slug:section>/",
+        intake.referral_autosave,
+        name="referral_autosave",
+    ),
+    path("referrals/<uuid:referral_uuid>/panel/", intake.referral_panel, name="referral_panel"),
+    path(
+        "referrals/<uuid:referral_uuid>/withdraw/",
+        intake.referral_withdraw,
+        name="referral_withdraw",
+    ),
+    path("referrals/<uuid:referral_uuid>/answer/", intake.referral_answer, name="referral_answer"),
+    path(
+        "referrals/<uuid:referral_uuid>/documents/",
+        documents.attachment_upload,
+        name="attachment_upload",
+    ),
+    path(
+        "referrals/<uuid:referral_uuid>/documents/<uuid:attachment_uuid>/",
+        documents.attachment_download,
+        name="attachment_download",
+    ),
+    path(
+        "referrals/<uuid:referral_uuid>/documents/<uuid:attachment_uuid>/delete/",
+        documents.attachment_delete,
+        name="attachment_delete",
+    ),
+    path("triage/", staff.triage_queue, name="triage_queue"),
+    path("reviews/", staff.review_list, name="review_list"),
 ]

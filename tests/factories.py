@@ -72,3 +72,67 @@ class ReferrerProfileFactory(factory.django.DjangoModelFactory):
     address = "1 Example Street, Carlton VIC 3053"
     phone = "03 9000 0000"
     approved_at = factory.Faker("date_time_this_year", tzinfo=datetime.UTC)
+
+
+def eligible_clinical(today: datetime.date) -> dict:
+    """Clinical facts that meet every criterion, assessed on `today`."""
+    return {
+        "levels": ["L1"],
+        "cause": "osteoporotic",
+        "pain_score": 8,
+        "pain_onset": today - datetime.timedelta(days=10),
+        "opioid_response": "poor",
+        "coagulopathy": "none",
+        "infection": "none",
+        "canal_compromise": False,
+        "neurological_deficit": False,
+        "healed_fracture": False,
+        "anticoagulation_reviewed": True,
+        "coag_profile_on": today - datetime.timedelta(days=3),
+    }
+
+
+def complete_patient(rng=random) -> dict:
+    return {
+        "patient_given_name": "Joan",
+        "patient_family_name": "Sample",
+        "patient_dob": datetime.date(1944, 3, 9),
+        "patient_sex": "female",
+        "medicare_number": make_medicare_number(rng)[:9] + "1",
+        "medicare_irn": 2,
+        "patient_phone": "0400 000 000",
+        "address_line": "2 Example Road",
+        "suburb": "Carlton",
+        "state": "VIC",
+        "postcode": "3053",
+        "patient_consent": True,
+    }
+
+
+def make_referral(referrer, *, today=None, status=None, imaging=True, **fields):
+    """A synthetic referral built through the services, complete and eligible unless overridden.
+
+    status: None leaves a draft; "submitted" submits it.
+    """
+    from django.utils import timezone
+
+    from referrals import services
+    from referrals.models import ImagingStudy, Referral
+
+    today = today or timezone.localdate()
+    referral = services.referral_create(referrer=referrer)
+    values = {**complete_patient(), **eligible_clinical(today), **fields}
+    Referral.objects.filter(pk=referral.pk).update(**values)
+    if imaging:
+        ImagingStudy.objects.create(
+            referral=referral,
+            modality="MRI",
+            performed_on=today - datetime.timedelta(days=5),
+            acute_fracture=True,
+            location="Example Imaging, Carlton",
+        )
+    referral.refresh_from_db()
+    if status == "submitted":
+        services.referral_submit(referral=referral, by=referrer, outside_criteria_reason="Test")
+        referral.refresh_from_db()
+    return referral

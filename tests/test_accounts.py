@@ -1,5 +1,7 @@
 """Signing in by email, and each role landing on its own page."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -22,7 +24,7 @@ def test_each_role_signs_in_by_email_and_lands_on_its_page(
         reverse("login"), {"username": user.email.upper(), "password": password}, follow=True
     )
     assert response.redirect_chain[-1][0] == landing
-    assert f'<h1 class="h3 mb-3">{heading}</h1>' in response.content.decode()
+    assert re.search(rf"<h1[^>]*>{heading}</h1>", response.content.decode())
 
 
 @pytest.mark.parametrize(("persona", "landing", "heading"), LANDINGS)

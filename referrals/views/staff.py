@@ -1,12 +1,6 @@
 from django.shortcuts import render
 
-from portal.roles import ADMIN, RADIOLOGIST, REFERRER, role_required
-
-
-@role_required(REFERRER)
-def referral_list(request):
-    """The referring doctor's own referrals, newest first."""
-    return render(request, "referrals/referral_list.html", {"referrals": []})
+from portal.roles import ADMIN, RADIOLOGIST, role_required
 
 
 @role_required(ADMIN)

@@ -1,0 +1,52 @@
+from django.contrib import admin
+
+from referrals.models import Attachment, Referral, Site, StatusEvent
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ["name", "address", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class StatusEventInline(ReadOnlyInline):
+    model = StatusEvent
+    fields = ["at", "from_status", "to_status", "by", "note"]
+    readonly_fields = fields
+
+
+class AttachmentInline(ReadOnlyInline):
+    model = Attachment
+    fields = ["original_name", "kind", "content_type", "size", "sha256", "uploaded_at"]
+    readonly_fields = fields
+
+
+@admin.register(Referral)
+class ReferralAdmin(admin.ModelAdmin):
+    """Read-only here: referrals change only through the portal's services (audited)."""
+
+    list_display = ["reference", "status", "referrer", "eligibility_outcome", "updated_at"]
+    list_filter = ["status", "eligibility_outcome"]
+    search_fields = ["reference"]
+    inlines = [StatusEventInline, AttachmentInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

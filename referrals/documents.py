@@ -1,0 +1,311 @@
+"""Checking uploaded documents (SPEC section 6): what a file really is, and whether we keep it.
+
+The type is decided by the file's content alone: magic bytes pick a candidate, then the matching
+parser must succeed. Names and browser content types are never trusted, because both are chosen
+by the sender. Every refusal is a DocumentRejected whose message a GP can act on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import math
+import os
+import re
+import unicodedata
+import warnings
+from dataclasses import dataclass, field
+
+import pydicom
+from django.conf import settings
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from PIL import Image
+from pypdf import PasswordType, PdfReader
+
+ACCEPTED_DESCRIPTION = "PDF, JPEG, PNG or DICOM (.dcm)"
+
+MB = 1024 * 1024
+DEFAULT_MAX_BYTES = 100 * MB
+# Roughly Pillow's own default (89.5 megapixels); stated here so the limit doesn't move silently
+# if a library upgrade or another module changes Image.MAX_IMAGE_PIXELS.
+MAX_IMAGE_PIXELS = 90_000_000
+CHUNK_SIZE = MB
+HEAD_SIZE = 1024
+DISPLAY_NAME_LIMIT = 150
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+PDF_SIGNATURE = b"%PDF-"
+DICOM_MAGIC_OFFSET = 128
+DICOM_MAGIC = b"DICM"
+# A DICOM file without the 128-byte preamble starts with its first element, which in practice
+# belongs to group 0002 (file meta) or 0008 (identification), little endian. Only such files
+# are worth handing to pydicom's lenient force=True reader.
+PREAMBLELESS_DICOM_STARTS = (b"\x02\x00", b"\x08\x00")
+# Containers and programs. A ZIP storing a PDF has "%PDF-" in its first kilobyte and pypdf's
+# lenient reader will open it, so these are refused before any signature of ours is looked for.
+# ZIP (also DOCX, JAR), ELF, Windows and Mac programs, scripts, gzip, RAR, 7z, old Office (OLE).
+FOREIGN_SIGNATURES = (
+    *(b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08", b"\x7fELF", b"MZ", b"\xca\xfe\xba\xbe"),
+    *(b"\xcf\xfa\xed\xfe", b"#!", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf\x27\x1c", b"\xd0\xcf\x11\xe0"),
+)
+UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+MODALITY_RE = re.compile(r"^[A-Z0-9_ ]{1,16}$")
+
+
+class DocumentRejected(Exception):
+    """A refusal; `message` says what is wrong and what is accepted, in words for a GP."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DetectedDocument:
+    content_type: str
+    extension: str
+    size: int
+    sha256: str
+    pages: int | None = None
+    width: int | None = None
+    height: int | None = None
+    summary: dict = field(default_factory=dict)
+
+
+def _refuse(problem: str) -> DocumentRejected:
+    return DocumentRejected(f"{problem} We accept {ACCEPTED_DESCRIPTION} files.")
+
+
+def _format_size(n: int, *, round_up: bool = False) -> str:
+    # Rounding an oversized file up means it never reads as equal to the limit ("100 MB").
+    rnd = math.ceil if round_up else math.floor
+    if n >= MB:
+        value = rnd(n / MB * 10) / 10
+        return f"{value:g} MB"
+    if n >= 1024:
+        return f"{rnd(n / 1024):d} KB"
+    return f"{n} bytes"
+
+
+def inspect_document(path: str | os.PathLike, *, max_bytes: int) -> DetectedDocument:
+    """Identify and check a file on disk; raise DocumentRejected unless it is one we accept."""
+    size, digest, head, tail = _measure(path, max_bytes)
+    stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if stripped.startswith(b"<"):
+        # HTML/SVG/XML could run script if ever served inline; a PDF/HTML polyglot is refused too.
+        raise _refuse("This file is a web page or markup (such as HTML or SVG).")
+    if head.startswith(FOREIGN_SIGNATURES):
+        raise _refuse("This file is an archive or a program, which is not a type we accept.")
+    common = {"size": size, "sha256": digest}
+    try:
+        if head.startswith(PNG_SIGNATURE):
+            return _check_image(path, "PNG", "image/png", ".png", common)
+        if head.startswith(JPEG_SIGNATURE):
+            return _check_image(path, "JPEG", "image/jpeg", ".jpg", common)
+        if head[DICOM_MAGIC_OFFSET : DICOM_MAGIC_OFFSET + 4] == DICOM_MAGIC:
+            return _check_dicom(path, force=False, common=common)
+        if PDF_SIGNATURE in head:
+            return _check_pdf(path, tail, common)
+        if head.startswith(PREAMBLELESS_DICOM_STARTS):
+            return _check_dicom(path, force=True, common=common)
+    except DocumentRejected:
+        raise
+    except Exception as exc:
+        # Parsers raise all sorts on hostile input; none of that may escape as a server error.
+        raise _refuse("This file is damaged or is not a type we accept.") from exc
+    raise _refuse("This file is not a type we accept.")
+
+
+def _measure(path, max_bytes: int) -> tuple[int, str, bytes, bytes]:
+    """Size, SHA-256, first and last HEAD_SIZE bytes, reading in chunks (never whole)."""
+    hasher = hashlib.sha256()
+    head = b""
+    tail = b""
+    size = 0
+    with open(path, "rb") as fh:
+        declared = os.fstat(fh.fileno()).st_size
+        if declared > max_bytes:
+            raise _too_large(declared, max_bytes)
+        while chunk := fh.read(CHUNK_SIZE):
+            size += len(chunk)
+            if size > max_bytes:  # the file grew after fstat; still never read past the limit
+                raise _too_large(size, max_bytes)
+            hasher.update(chunk)
+            if len(head) < HEAD_SIZE:
+                head += chunk[: HEAD_SIZE - len(head)]
+            tail = (tail + chunk)[-HEAD_SIZE:]
+    if size == 0:
+        raise _refuse("This file is empty.")
+    return size, hasher.hexdigest(), head, tail
+
+
+def _too_large(size: int, max_bytes: int) -> DocumentRejected:
+    return _refuse(
+        f"This file is {_format_size(size, round_up=True)}; "
+        f"the limit is {_format_size(max_bytes)} a file."
+    )
+
+
+def _check_pdf(path, tail: bytes, common: dict) -> DetectedDocument:
+    broken = "This PDF is damaged or incomplete, so it can't be opened."
+    # pypdf's lenient mode rebuilds a missing cross-reference table, which would let a file cut
+    # off mid-upload through; a complete PDF always ends with %%EOF.
+    if b"%%EOF" not in tail:
+        raise _refuse(broken)
+    # An open file object, not the path: given a path, pypdf reads the whole file into memory.
+    with open(path, "rb") as fh:
+        try:
+            reader = PdfReader(fh, strict=False)
+            if reader.is_encrypted:
+                try:
+                    opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
+                except Exception:
+                    opened = False  # e.g. AES without the cryptography package
+                if not opened:
+                    raise _refuse(
+                        "This PDF is password-protected, so we can't open it. "
+                        "Please upload a copy without a password."
+                    )
+            pages = len(reader.pages)
+        except DocumentRejected:
+            raise
+        except Exception as exc:
+            raise _refuse(broken) from exc
+    if pages < 1:
+        raise _refuse("This PDF has no pages.")
+    return DetectedDocument("application/pdf", ".pdf", pages=pages, **common)
+
+
+def _check_image(path, fmt: str, content_type: str, ext: str, common: dict) -> DetectedDocument:
+    broken = f"This {fmt} image is damaged or incomplete, so it can't be opened."
+    too_big = (
+        f"This image is too large to process (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels)."
+    )
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice its limit; treat that as a refusal.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # formats= pins the decoder to the one the magic bytes chose.
+            with Image.open(path, formats=[fmt]) as img:
+                width, height = img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise _refuse(too_big)
+                img.verify()  # checks structure/CRCs without decoding
+            # verify() leaves the image unusable, so re-open to decode every pixel.
+            with Image.open(path, formats=[fmt]) as img:
+                img.load()
+    except DocumentRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _refuse(too_big) from exc
+    except Exception as exc:
+        raise _refuse(broken) from exc
+    if width < 1 or height < 1:
+        raise _refuse(broken)
+    return DetectedDocument(content_type, ext, width=width, height=height, **common)
+
+
+def _check_dicom(path, *, force: bool, common: dict) -> DetectedDocument:
+    unreadable = "This DICOM file is damaged or incomplete, so it can't be read."
+    try:
+        with warnings.catch_warnings():
+            # Hostile or odd files make pydicom warn per element; the verdict is what matters.
+            warnings.simplefilter("ignore")
+            # defer_size keeps large non-pixel values on disk until (if ever) they are used.
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=force, defer_size="1 MB")
+        sop_class = str(ds.get("SOPClassUID", "") or "").strip()
+        meta = getattr(ds, "file_meta", None)
+        if not sop_class and meta is not None:
+            sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "").strip()
+        modality = str(ds.get("Modality", "") or "").strip()
+        rows, cols = ds.get("Rows"), ds.get("Columns")
+        description = str(ds.get("StudyDescription", "") or "")
+        study_date = str(ds.get("StudyDate", "") or "").strip()
+    except Exception as exc:
+        raise _refuse(unreadable) from exc
+    # force=True will "read" almost anything, so require what every real DICOM object carries.
+    if not (UID_RE.match(sop_class) or MODALITY_RE.match(modality)):
+        raise _refuse(unreadable)
+    summary = {}
+    if MODALITY_RE.match(modality):
+        summary["modality"] = modality
+    try:
+        summary["study_date"] = datetime.datetime.strptime(study_date, "%Y%m%d").date().isoformat()
+    except ValueError:
+        pass
+    description = _clean_text(description)[:200]
+    if description:
+        summary["description"] = description
+    return DetectedDocument(
+        "application/dicom",
+        ".dcm",
+        width=_positive_int(cols),
+        height=_positive_int(rows),
+        summary=summary,
+        **common,
+    )
+
+
+def _positive_int(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _clean_text(text: str) -> str:
+    """Whitespace runs become one space; control, format (e.g. bidi override) characters go."""
+    text = unicodedata.normalize("NFC", text)
+    text = re.sub(r"\s+", " ", text)
+    return "".join(ch for ch in text if not unicodedata.category(ch).startswith("C")).strip()
+
+
+def safe_display_name(name: str, *, fallback: str = "document") -> str:
+    """The original file name made safe to show and to put in Content-Disposition."""
+    # Browsers on Windows have sent full paths; either separator may appear whatever the OS.
+    base = re.split(r"[/\\]", name or "")[-1]
+    base = _clean_text(base).lstrip(". ").rstrip(" ")
+    if not base:
+        return fallback
+    if len(base) > DISPLAY_NAME_LIMIT:
+        stem, ext = os.path.splitext(base)
+        if not ext or len(ext) > 16:  # not a real extension; don't let it eat the name
+            stem, ext = base, ""
+        base = stem[: DISPLAY_NAME_LIMIT - len(ext)].rstrip(" .") + ext
+    return base or fallback
+
+
+class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
+    """Streams each upload to a temporary file and drops any file over DOCUMENT_MAX_BYTES.
+
+    A dropped file is deleted at once and left out of request.FILES, so the form sees the field
+    as missing; request.upload_too_large names the field so the view can say why.
+    """
+
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.max_bytes = getattr(settings, "DOCUMENT_MAX_BYTES", DEFAULT_MAX_BYTES)
+        self.too_large = False
+
+    def new_file(self, *args, **kwargs):
+        self.too_large = False
+        super().new_file(*args, **kwargs)
+
+    def receive_data_chunk(self, raw_data, start):
+        if self.too_large:
+            return None  # keep swallowing the rest of this file's part
+        if start + len(raw_data) > self.max_bytes:
+            self.too_large = True
+            # Free the disk now rather than after the rest of the body has streamed past.
+            self.file.close()  # NamedTemporaryFile: closing deletes it
+            if self.request is not None and not getattr(self.request, "upload_too_large", None):
+                self.request.upload_too_large = self.field_name
+            return None
+        return super().receive_data_chunk(raw_data, start)
+
+    def file_complete(self, file_size):
+        if self.too_large:
+            return None
+        return super().file_complete(file_size)

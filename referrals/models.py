@@ -1,0 +1,347 @@
+"""Referrals and what hangs off them. Writes go through referrals/services.py only."""
+
+import uuid
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from eligibility import rules
+
+
+class Site(models.Model):
+    """A hospital where the practice performs vertebroplasty. Managed in the Django admin."""
+
+    name = models.CharField(max_length=200, unique=True)
+    address = models.CharField(max_length=300, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ReferenceCounter(models.Model):
+    """The last human reference number issued in a year (VP-2026-00042)."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.year}: {self.last}"
+
+
+class Referral(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+        INFO_REQUESTED = "info_requested", "Information requested"
+        ACCEPTED = "accepted", "Accepted"
+        APPROVED = "approved", "Approved"
+        BOOKED = "booked", "Booked"
+        COMPLETED = "completed", "Completed"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    OPEN_STATUSES = (
+        Status.SUBMITTED,
+        Status.INFO_REQUESTED,
+        Status.ACCEPTED,
+        Status.APPROVED,
+        Status.BOOKED,
+    )
+
+    class Sex(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Another term"
+        NOT_STATED = "not_stated", "Not stated"
+
+    class State(models.TextChoices):
+        ACT = "ACT", "ACT"
+        NSW = "NSW", "NSW"
+        NT = "NT", "NT"
+        QLD = "QLD", "QLD"
+        SA = "SA", "SA"
+        TAS = "TAS", "TAS"
+        VIC = "VIC", "VIC"
+        WA = "WA", "WA"
+
+    class Cause(models.TextChoices):
+        OSTEOPOROTIC = "osteoporotic", "Osteoporotic"
+        TRAUMATIC = "traumatic", "Traumatic"
+        MALIGNANT = "malignant", "Malignant (metastatic)"
+        MYELOMA = "myeloma", "Myeloma"
+        OTHER = "other", "Other"
+
+    class OpioidResponse(models.TextChoices):
+        POOR = "poor", "Poorly controlled despite opiates"
+        ADEQUATE = "adequate", "Adequately controlled by opiates"
+        NOT_TRIALLED = "not_trialled", "Opiates not yet tried"
+
+    class Coagulopathy(models.TextChoices):
+        NONE = "none", "None"
+        CORRECTED = "corrected", "Present, corrected"
+        UNCORRECTED = "uncorrected", "Present, not corrected"
+
+    class Infection(models.TextChoices):
+        NONE = "none", "None"
+        LOCAL = "local", "Local"
+        SYSTEMIC = "systemic", "Systemic"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    referrer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrals"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    assigned_radiologist = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_referrals",
+    )
+
+    # Patient
+    patient_given_name = models.CharField("given name", max_length=100, blank=True)
+    patient_family_name = models.CharField("family name", max_length=100, blank=True)
+    patient_dob = models.DateField("date of birth", null=True, blank=True)
+    patient_sex = models.CharField("sex", max_length=12, choices=Sex.choices, blank=True)
+    medicare_number = models.CharField("Medicare card number", max_length=10, blank=True)
+    medicare_irn = models.PositiveSmallIntegerField("reference number (IRN)", null=True, blank=True)
+    ihi = models.CharField("IHI", max_length=16, blank=True)
+    patient_phone = models.CharField("phone", max_length=30, blank=True)
+    address_line = models.CharField("street address", max_length=200, blank=True)
+    suburb = models.CharField("suburb or town", max_length=100, blank=True)
+    state = models.CharField(max_length=3, choices=State.choices, blank=True)
+    postcode = models.CharField(max_length=4, blank=True)
+    interpreter_needed = models.BooleanField(default=False)
+    interpreter_language = models.CharField(max_length=100, blank=True)
+    patient_consent = models.BooleanField(default=False)
+
+    # Referral details
+    preferred_site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    copy_to = models.CharField("copy to (optional)", max_length=300, blank=True)
+
+    # Clinical facts: the eligibility contract's facts as real fields (None = not known).
+    levels = models.JSONField(default=list, blank=True)
+    cause = models.CharField(max_length=20, choices=Cause.choices, blank=True)
+    pain_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    pain_onset = models.DateField(null=True, blank=True)
+    opioid_response = models.CharField(max_length=20, choices=OpioidResponse.choices, blank=True)
+    mri_contraindicated = models.BooleanField(null=True, blank=True)
+    mri_contraindication_reason = models.CharField(max_length=300, blank=True)
+    coagulopathy = models.CharField(max_length=20, choices=Coagulopathy.choices, blank=True)
+    infection = models.CharField(max_length=20, choices=Infection.choices, blank=True)
+    canal_compromise = models.BooleanField(null=True, blank=True)
+    neurological_deficit = models.BooleanField(null=True, blank=True)
+    healed_fracture = models.BooleanField(null=True, blank=True)
+    anticoagulation_reviewed = models.BooleanField(null=True, blank=True)
+    coag_profile_on = models.DateField(null=True, blank=True)
+    inr = models.DecimalField("INR", max_digits=4, decimal_places=2, null=True, blank=True)
+    platelets = models.PositiveIntegerField("platelets (×10⁹/L)", null=True, blank=True)
+    history = models.TextField("clinical history", blank=True)
+    current_analgesia = models.TextField(blank=True)
+    allergies = models.TextField(blank=True)
+    osteoporosis_treatment = models.TextField(blank=True)
+
+    # Raw input of sections that did not validate yet, so nothing typed is ever lost.
+    draft_data = models.JSONField(default=dict, blank=True)
+
+    # Stored at submission: the result it was assessed with, never recomputed.
+    eligibility = models.JSONField(null=True, blank=True)
+    eligibility_outcome = models.CharField(max_length=12, blank=True)
+    criteria_version = models.CharField(max_length=20, blank=True)
+    outside_criteria_reason = models.TextField(blank=True)
+    possible_duplicate = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The referrer's dashboard: WHERE referrer_id = ? ORDER BY updated_at DESC.
+            models.Index(fields=["referrer", "-updated_at"], name="referral_dashboard_idx"),
+            # Duplicate check: WHERE medicare_number = ? AND status IN (open statuses).
+            models.Index(fields=["medicare_number", "status"], name="referral_medicare_idx"),
+            # Duplicate check by name and birth date.
+            models.Index(
+                fields=["patient_family_name", "patient_dob"], name="referral_name_dob_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pain_score__isnull=True) | Q(pain_score__lte=10),
+                name="referral_pain_score_0_10",
+            ),
+            models.CheckConstraint(
+                condition=Q(medicare_irn__isnull=True)
+                | (Q(medicare_irn__gte=1) & Q(medicare_irn__lte=9)),
+                name="referral_irn_1_9",
+            ),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+    @property
+    def patient_name(self) -> str:
+        return " ".join(p for p in (self.patient_given_name, self.patient_family_name) if p)
+
+    @property
+    def window_closes_on(self) -> date | None:
+        """The criteria allow pain of three weeks or less: the window closes 21 days after onset."""
+        if self.pain_onset is None:
+            return None
+        return self.pain_onset + timedelta(days=rules.WINDOW_DAYS)
+
+    def patient_age(self, on: date) -> int | None:
+        dob = self.patient_dob
+        if dob is None:
+            return None
+        return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class ImagingStudy(models.Model):
+    class Modality(models.TextChoices):
+        MRI = "MRI", "MRI"
+        SPECT_CT = "SPECT-CT", "SPECT-CT"
+        CT = "CT", "CT"
+        XR = "XR", "X-ray"
+        BONE_SCAN = "BONE_SCAN", "Bone scan"
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="imaging")
+    modality = models.CharField(max_length=10, choices=Modality.choices)
+    performed_on = models.DateField("date", null=True, blank=True)
+    acute_fracture = models.BooleanField("acute fracture seen", null=True, blank=True)
+    location = models.CharField("where performed", max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["performed_on", "id"]
+        verbose_name_plural = "imaging studies"
+
+    def __str__(self):
+        return f"{self.get_modality_display()} {self.performed_on or ''}".strip()
+
+
+class Medicine(models.Model):
+    class Kind(models.TextChoices):
+        ANTICOAGULANT = "anticoagulant", "Anticoagulant"
+        ANTIPLATELET = "antiplatelet", "Antiplatelet"
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="medicines")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField("medicine", max_length=100)
+    dose = models.CharField(max_length=100, blank=True)
+    plan = models.CharField("plan before the procedure", max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
+
+
+def attachment_path(instance, filename):
+    # A random name: the original name is kept (sanitised) on the row, never in the path.
+    return f"attachments/{instance.referral.uuid}/{uuid.uuid4().hex}{instance.extension}"
+
+
+class Attachment(models.Model):
+    class Kind(models.TextChoices):
+        CLINICAL_NOTES = "clinical_notes", "Clinical notes"
+        IMAGING_REPORT = "imaging_report", "Imaging report"
+        IMAGING = "imaging", "Imaging (images)"
+        PATHOLOGY = "pathology", "Pathology"
+        CONSULTATIONS = "consultations", "Consultation records"
+        SURGICAL_HISTORY = "surgical_history", "Surgical history"
+        OTHER = "other", "Other"
+
+    # What the practice's referral page asks for (the checklist); "imaging" is met by either an
+    # imaging report or the images themselves.
+    CHECKLIST = (
+        ("clinical_notes", "Clinical notes", (Kind.CLINICAL_NOTES,)),
+        ("imaging", "Relevant imaging", (Kind.IMAGING_REPORT, Kind.IMAGING)),
+        ("pathology", "Recent pathology", (Kind.PATHOLOGY,)),
+        ("consultations", "Records of consultation with other doctors", (Kind.CONSULTATIONS,)),
+        ("surgical_history", "Surgical history", (Kind.SURGICAL_HISTORY,)),
+    )
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="attachments")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    original_name = models.CharField(max_length=160)
+    content_type = models.CharField(max_length=40)
+    extension = models.CharField(max_length=8)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    # Replacing keeps the old file: it points at its replacement and drops out of current lists.
+    replaced_by = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaces"
+    )
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self):
+        return self.original_name
+
+
+class StatusEvent(models.Model):
+    """One row per transition: who, when, from, to, and the note."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, choices=Referral.Status.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=Referral.Status.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.from_status or 'new'} → {self.to_status}"
+
+
+class InfoRequest(models.Model):
+    """A targeted request for more information: the items ticked, a note, and the answer."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="info_requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    # [{"kind": "criterion" | "document", "id": "...", "label": "..."}]
+    items = models.JSONField(default=list)
+    note = models.TextField(blank=True)
+    answer = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+
+    def __str__(self):
+        return f"Request of {self.requested_at:%Y-%m-%d}"

@@ -1,0 +1,49 @@
+// Upload progress for document forms: send with XMLHttpRequest so the browser reports progress,
+// then show the page the server answers with. Without JavaScript the form posts normally.
+(function () {
+  "use strict";
+
+  function upload(form, event) {
+    if (!window.FormData || !form.querySelector("input[type=file]").files.length) {
+      return; // let the browser post it; the server says what is missing
+    }
+    event.preventDefault();
+    var status = form.querySelector(".upload-status");
+    var bar = form.querySelector("progress");
+    var button = form.querySelector("button[type=submit]");
+    status.hidden = false;
+    button.disabled = true;
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.upload.addEventListener("progress", function (e) {
+      if (e.lengthComputable) {
+        var percent = Math.round((e.loaded / e.total) * 100);
+        bar.value = percent;
+        bar.textContent = percent + "%";
+      }
+    });
+    xhr.addEventListener("load", function () {
+      if (xhr.status < 400 && xhr.responseURL) {
+        window.location.assign(xhr.responseURL);
+        return;
+      }
+      // A refusal: show the server's page (with its message) in place of this one.
+      document.open();
+      document.write(xhr.responseText);
+      document.close();
+    });
+    xhr.addEventListener("error", function () {
+      button.disabled = false;
+      status.hidden = true;
+      window.alert("The upload did not finish. Check your connection and try again.");
+    });
+    xhr.send(new FormData(form));
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.classList && form.classList.contains("upload-form")) {
+      upload(form, event);
+    }
+  });
+})();
