@@ -76,6 +76,9 @@ def env_database(name: str, default: str) -> dict:
         config["CONN_MAX_AGE"] = 0
         if config["NAME"] and config["NAME"] != ":memory:":
             Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+            # Tests use a file too: an in-memory database shared with the live server's
+            # threads fails with "table is locked" where a file waits for the lock.
+            config["TEST"] = {"NAME": str(Path(config["NAME"]).with_suffix(".test.sqlite3"))}
     return config
 
 

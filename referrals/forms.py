@@ -362,6 +362,28 @@ class ImagingSection:
         self.imaging.save()
         self.medicines.save()
 
+    def saved_row_inputs(self) -> list[dict]:
+        """After an autosave: the hidden inputs the page must update so the rows just created
+        are sent as existing rows next time (else each autosave would add them again)."""
+        inputs = []
+        for formset in (self.imaging, self.medicines):
+            initial = formset.initial_form_count()
+            created = [f for f in formset.forms[initial:] if f.instance.pk]
+            for form in created:
+                bound = form[form._meta.model._meta.pk.name]
+                inputs.append(
+                    {"name": bound.html_name, "id": bound.auto_id, "value": form.instance.pk}
+                )
+            management = formset.management_form["INITIAL_FORMS"]
+            inputs.append(
+                {
+                    "name": management.html_name,
+                    "id": management.auto_id,
+                    "value": initial + len(created),
+                }
+            )
+        return inputs
+
     @property
     def errors_summary(self) -> list[tuple[str, str]]:
         """(field id, message) for the error summary at the top of the section."""

@@ -427,6 +427,17 @@ def referral_answer_info_request(*, referral: Referral, by, answer: str) -> Refe
     added_since = referral.attachments.filter(uploaded_at__gte=request.requested_at).exists()
     if not answer and not added_since:
         raise TransitionNotAllowed("Write an answer or add a document before sending.")
+    result = referral_assess(referral)
+
+    def reassess(locked: Referral) -> list[str]:
+        # The doctor may have changed the facts while answering: store what it is sent with now.
+        if result is None:
+            return []
+        locked.eligibility = result.as_dict()
+        locked.eligibility_outcome = result.outcome
+        locked.criteria_version = result.criteria_version
+        return ["eligibility", "eligibility_outcome", "criteria_version"]
+
     with transaction.atomic():
         referral_transition(
             referral=referral,
@@ -434,6 +445,7 @@ def referral_answer_info_request(*, referral: Referral, by, answer: str) -> Refe
             by=by,
             note=answer,
             expected_from=S.INFO_REQUESTED,
+            update=reassess,
         )
         InfoRequest.objects.filter(pk=request.pk).update(answer=answer, answered_at=timezone.now())
     return referral

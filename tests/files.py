@@ -48,3 +48,13 @@ def dicom_bytes(preamble=True):
         # Just the dataset, no preamble or "DICM": how some old systems export.
         ds.save_as(out, implicit_vr=False, little_endian=True)
     return out.getvalue()
+
+
+def noisy_pdf_bytes(side=700) -> bytes:
+    """A real one-page PDF of a few hundred KB (a noisy image compresses badly): for progress."""
+    import os
+
+    image = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    out = io.BytesIO()
+    image.save(out, format="PDF", quality=95)
+    return out.getvalue()

@@ -389,6 +389,16 @@ def test_answering_a_request_for_information_returns_it_to_the_practice(
     assert request.answer == "INR 1.1 on Monday." and request.answered_at is not None
 
 
+def test_an_answer_with_changed_facts_stores_the_new_assessment(referrer, admin_user, submitted):
+    services.referral_request_info(referral=submitted, by=admin_user, items=[], note="Level?")
+    Referral.objects.filter(pk=submitted.pk).update(levels=["L4"])
+    submitted.refresh_from_db()
+    services.referral_answer_info_request(referral=submitted, by=referrer, answer="It is L4.")
+    submitted.refresh_from_db()
+    assert submitted.eligibility_outcome == "ineligible"
+    assert submitted.eligibility["criteria"][0]["status"] == "fail"
+
+
 def test_an_empty_answer_is_refused_and_changes_nothing(client, referrer, admin_user, submitted):
     services.referral_request_info(referral=submitted, by=admin_user, items=[], note="INR?")
     client.force_login(referrer)
@@ -506,3 +516,28 @@ def test_the_admin_action_approves_referrers(client, db):
 
 def test_imaging_rows_belong_to_their_referral(referrer, draft):
     assert ImagingStudy.objects.filter(referral=draft).count() == 1
+
+
+def test_autosaving_a_new_imaging_row_twice_keeps_one_row(client, referrer):
+    """The autosave answer updates the row's hidden id, so the next autosave edits that row."""
+    import re
+
+    referral = services.referral_create(referrer=referrer)
+    client.force_login(referrer)
+    url = reverse("referral_autosave", args=[referral.uuid, "imaging"])
+    data = {
+        "imaging-TOTAL_FORMS": "1",
+        "imaging-INITIAL_FORMS": "0",
+        "imaging-0-id": "",
+        "imaging-0-modality": "MRI",
+        "medicines-TOTAL_FORMS": "0",
+        "medicines-INITIAL_FORMS": "0",
+    }
+    html = client.post(url, data).content.decode()
+    for name, value in re.findall(r'name="([^"]+)" id="[^"]+" value="([^"]*)" hx-swap-oob', html):
+        data[name] = value
+    assert data["imaging-INITIAL_FORMS"] == "1"
+    data["imaging-0-acute_fracture"] = "yes"
+    client.post(url, data)
+    study = referral.imaging.get()
+    assert (study.modality, study.acute_fracture) == ("MRI", True)

@@ -167,6 +167,7 @@ def referral_autosave(request, referral_uuid, section):
         "referral": referral,
         "valid": valid,
         "saved_at": timezone.localtime(),
+        "row_inputs": form.saved_row_inputs() if valid and section == "imaging" else [],
         **_panel_context(referral),
     }
     return render(request, "referrals/_autosave.html", context)

@@ -23,11 +23,11 @@
       }
     });
     xhr.addEventListener("load", function () {
-      if (xhr.status < 400 && xhr.responseURL) {
-        window.location.assign(xhr.responseURL);
-        return;
+      // Show the page the server answered with (after a redirect, the page it led to, which
+      // carries the "Added" message; after a refusal, this page with the reason).
+      if (xhr.responseURL && xhr.responseURL !== window.location.href) {
+        window.history.replaceState(null, "", xhr.responseURL);
       }
-      // A refusal: show the server's page (with its message) in place of this one.
       document.open();
       document.write(xhr.responseText);
       document.close();

@@ -38,8 +38,13 @@ class Command(BaseCommand):
                 "(or with --force on a database that is not production)."
             )
         with transaction.atomic():
-            for row in DEMO_ACCOUNTS:
-                self.ensure_user(*row)
+            users = {row[4]: self.ensure_user(*row) for row in DEMO_ACCOUNTS}
+        from referrals.demo import seed_referrals, seed_sites
+
+        seed_sites()
+        made = seed_referrals(referrer=users[roles.REFERRER], admin=users[roles.ADMIN])
+        if made:
+            self.stdout.write(f"Created {made} synthetic referrals with generated documents.")
         self.stdout.write(self.style.SUCCESS("Demo accounts (synthetic, development only):"))
         for email, password, _first, _last, role in DEMO_ACCOUNTS:
             self.stdout.write(f"  {role or 'superuser':<12} {email:<28} {password}")
