@@ -12,6 +12,7 @@ import hashlib
 import math
 import os
 import re
+import threading
 import unicodedata
 import warnings
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 import pydicom
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
-from PIL import Image
+from PIL import Image, ImageFile
 from pypdf import PasswordType, PdfReader
 
 ACCEPTED_DESCRIPTION = "PDF, JPEG, PNG or DICOM (.dcm)"
@@ -177,6 +178,25 @@ def _check_pdf(path, tail: bytes, common: dict) -> DetectedDocument:
     return DetectedDocument("application/pdf", ".pdf", pages=pages, **common)
 
 
+class _StrictDecoding:
+    """Turn Pillow's LOAD_TRUNCATED_IMAGES off for a decode, then restore it (one at a time)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        self._lock.acquire()
+        self._previous = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+    def __exit__(self, *exc):
+        ImageFile.LOAD_TRUNCATED_IMAGES = self._previous
+        self._lock.release()
+
+
+_STRICT_DECODING = _StrictDecoding()
+
+
 def _check_image(path, fmt: str, content_type: str, ext: str, common: dict) -> DetectedDocument:
     broken = f"This {fmt} image is damaged or incomplete, so it can't be opened."
     too_big = (
@@ -192,8 +212,10 @@ def _check_image(path, fmt: str, content_type: str, ext: str, common: dict) -> D
                 if width * height > MAX_IMAGE_PIXELS:
                     raise _refuse(too_big)
                 img.verify()  # checks structure/CRCs without decoding
-            # verify() leaves the image unusable, so re-open to decode every pixel.
-            with Image.open(path, formats=[fmt]) as img:
+            # verify() leaves the image unusable, so re-open to decode every pixel. WeasyPrint
+            # sets Pillow's global LOAD_TRUNCATED_IMAGES on import, which would let a cut-off
+            # file through: decode with it off.
+            with _STRICT_DECODING, Image.open(path, formats=[fmt]) as img:
                 img.load()
     except DocumentRejected:
         raise
