@@ -181,11 +181,21 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # An unacknowledged task is redelivered after this; it must outlast the hard limit or
         # a long render would run twice.
-        "visibility_timeout": CELERY_TASK_TIME_LIMIT * 2,
-        # A doctor's request must not hang when Redis is down: fail the publish fast.
+        "visibility_timeout": env_int(
+            "CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT * 2, minimum=1
+        ),
+        # A doctor's request must not hang when Redis is down: fail the publish at once (the
+        # packet row is already saved; the sweeper sends it later). The worker's own consumer
+        # connection retries under CELERY_BROKER_CONNECTION_MAX_RETRIES instead.
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
+        "max_retries": 0,
     }
+    if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT:
+        raise ImproperlyConfigured(
+            "CELERY_VISIBILITY_TIMEOUT must be above CELERY_TASK_TIME_LIMIT, or a long task "
+            "would be delivered twice"
+        )
 else:
     CELERY_BROKER_URL = "filesystem://"
     _broker_dir = VAR_DIR / "celery" / "broker"
@@ -203,6 +213,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
+# Tasks record their outcome in the database (e.g. the packet row), not a result backend; a
+# result subscription would also make publishing wait on a down Redis.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -211,6 +224,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "sweep-packets": {"task": "referrals.sweep_packets", "schedule": 60.0},
+}
+
+# Packets: re-send one still queued after PACKET_RESEND_SECONDS; reclaim one "rendering" for
+# longer than PACKET_STALE_SECONDS (its worker died: the hard time limit has long passed).
+PACKET_RESEND_SECONDS = env_int("PACKET_RESEND_SECONDS", 120, minimum=1)
+PACKET_STALE_SECONDS = env_int("PACKET_STALE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
+# Fault injection for tests only (a slow render to kill a worker in the middle of): keep 0.
+PACKET_RENDER_DELAY_SECONDS = env_int("PACKET_RENDER_DELAY_SECONDS", 0, minimum=0)
 
 # Production hardening: on whenever DEBUG is off (`manage.py check --deploy` is clean).
 if not DEBUG:

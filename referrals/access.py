@@ -11,16 +11,17 @@ def referral_for_user(user, referral_uuid, *, action: str = "view") -> Referral:
     """The referral if `user` may `action` it, else 404 (never 403: no hint that it exists).
 
     action "view": the referrer who owns it; an admin (once submitted: drafts are the doctor's
-    own); the IR assigned to it. action "edit": only the owner referrer.
+    own); the IR assigned to it. action "edit": only the owner referrer. action "staff": the
+    admin or the assigned IR, not the referrer (the packet is the practice's working copy).
     """
     referral = get_object_or_404(
         Referral.objects.select_related("referrer", "preferred_site", "assigned_radiologist"),
         uuid=referral_uuid,
     )
     held = user_roles(user)
-    if REFERRER in held and referral.referrer_id == user.pk:
+    if action in ("view", "edit") and REFERRER in held and referral.referrer_id == user.pk:
         return referral
-    if action == "view":
+    if action in ("view", "staff"):
         if ADMIN in held and not referral.is_draft:
             return referral
         if RADIOLOGIST in held and referral.assigned_radiologist_id == user.pk:

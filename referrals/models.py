@@ -345,3 +345,54 @@ class InfoRequest(models.Model):
 
     def __str__(self):
         return f"Request of {self.requested_at:%Y-%m-%d}"
+
+
+def packet_path(instance, filename):
+    return f"packets/{instance.referral.uuid}/{instance.referral.reference}-v{instance.version}.pdf"
+
+
+class Packet(models.Model):
+    """One PDF per referral version, rendered by the worker. Every version is kept."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RENDERING = "rendering", "Rendering"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="packets")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    reason = models.CharField("why this version", max_length=200, blank=True)
+    file = models.FileField(upload_to=packet_path, max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Set by whoever claimed the render; only that claimant may finish it.
+    claim = models.UUIDField(null=True, blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["referral", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["referral", "version"], name="packet_one_per_version")
+        ]
+        indexes = [
+            # The sweeper: WHERE status IN (queued, rendering) AND sent_at/started_at < ?.
+            models.Index(fields=["status", "sent_at"], name="packet_sweep_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.referral.reference} v{self.version}"
+
+    @property
+    def render_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

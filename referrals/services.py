@@ -156,6 +156,10 @@ def attachment_add(*, referral: Referral, kind: str, uploaded_file, by) -> Attac
         with transaction.atomic():
             attachment.save()
             Referral.objects.filter(pk=referral.pk).update(updated_at=timezone.now())
+            if referral.status not in (S.DRAFT, S.INFO_REQUESTED):
+                # A document added after submission (by the practice, say) makes a new version;
+                # during a request for information the answer makes it, once.
+                packet_queue(referral=referral, reason=f"Document added: {attachment}")
     except Exception:
         attachment.file.delete(save=False)
         raise
@@ -385,6 +389,7 @@ def referral_submit(
         referral_transition(
             referral=referral, to=S.SUBMITTED, by=by, expected_from=S.DRAFT, update=store
         )
+        packet_queue(referral=referral, reason="Submitted")
         if duplicates:
             # The queue flags both referrals of a likely duplicate pair.
             Referral.objects.filter(pk__in=duplicates).update(possible_duplicate=True)
@@ -448,6 +453,7 @@ def referral_answer_info_request(*, referral: Referral, by, answer: str) -> Refe
             update=reassess,
         )
         InfoRequest.objects.filter(pk=request.pk).update(answer=answer, answered_at=timezone.now())
+        packet_queue(referral=referral, reason="The referrer answered a request for information")
     return referral
 
 
@@ -493,3 +499,165 @@ def sha256_of(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: handle.read(1024 * 1024), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# --- packets ------------------------------------------------------------------------------------
+
+
+def packet_queue(*, referral: Referral, reason: str):
+    """Queue a new packet version, in the caller's transaction; it is sent once that commits.
+
+    The row is the record: if the broker is down when the transaction commits, the packet stays
+    queued and the sweeper sends it later. Nothing is lost and the request does not wait.
+    """
+    from referrals.models import Packet
+
+    with transaction.atomic():
+        # Lock the referral so two changes at once get versions n and n+1, not n twice.
+        Referral.objects.select_for_update().filter(pk=referral.pk).first()
+        last = referral.packets.order_by("-version").values_list("version", flat=True).first()
+        packet = Packet.objects.create(referral=referral, version=(last or 0) + 1, reason=reason)
+    transaction.on_commit(lambda: packet_send(packet_id=packet.pk))
+    return packet
+
+
+def packet_send(*, packet_id: int) -> bool:
+    """Publish the render task; False (logged) if the broker cannot take it now."""
+    import logging
+
+    from referrals.models import Packet
+    from referrals.tasks import render_packet
+
+    try:
+        render_packet.apply_async(args=[packet_id], retry=False)
+    except Exception:  # the broker is down or unreachable: the sweeper will send it again
+        logging.getLogger(__name__).warning("packet %s not sent; the sweeper will retry", packet_id)
+        return False
+    Packet.objects.filter(pk=packet_id).update(sent_at=timezone.now())
+    return True
+
+
+def packet_retry(*, packet, by) -> None:
+    """An admin's retry of a failed packet: the same version, queued again."""
+    from referrals.models import Packet
+
+    updated = Packet.objects.filter(pk=packet.pk, status=Packet.Status.FAILED).update(
+        status=Packet.Status.QUEUED, error="", claim=None
+    )
+    if not updated:
+        raise TransitionNotAllowed("Only a failed packet can be retried.")
+    transaction.on_commit(lambda: packet_send(packet_id=packet.pk))
+
+
+def packet_latest(referral: Referral):
+    return referral.packets.order_by("-version").first()
+
+
+class PacketTransientError(Exception):
+    """Rendering failed for a reason that may pass (the database, the disk): retry later."""
+
+
+TRANSIENT_ERRORS = (OSError, TimeoutError, ConnectionError)
+
+
+def packet_render(*, packet_id: int):
+    """Claim a queued packet and render it. Idempotent: a packet already made, or being made by
+    someone else, is left alone and None is returned.
+
+    A render left "rendering" longer than PACKET_STALE_SECONDS (its worker died) may be claimed
+    again; only the current claimant can mark the packet ready.
+    """
+    import logging
+    import time
+    import uuid as uuid_module
+    from pathlib import Path
+    from tempfile import TemporaryDirectory
+
+    from django.conf import settings
+    from django.db import DatabaseError
+
+    from referrals.models import Packet, packet_path
+    from referrals.packets import build_packet
+
+    P = Packet.Status
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.PACKET_STALE_SECONDS)
+    token = uuid_module.uuid4()
+    claimed = (
+        Packet.objects.filter(pk=packet_id)
+        .filter(Q(status=P.QUEUED) | Q(status=P.RENDERING, started_at__lt=stale))
+        .update(status=P.RENDERING, claim=token, started_at=now, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return None
+    packet = Packet.objects.select_related(
+        "referral__referrer__referrer_profile", "referral__preferred_site"
+    ).get(pk=packet_id)
+    try:
+        if settings.PACKET_RENDER_DELAY_SECONDS:  # fault-injection tests only: a slow render
+            time.sleep(settings.PACKET_RENDER_DELAY_SECONDS)
+        with TemporaryDirectory(prefix="packet-") as tmp:
+            output = Path(tmp) / "packet.pdf"
+            info = build_packet(packet.referral, output, version=packet.version)
+            name = packet_path(packet, "packet.pdf")
+            storage = packet.file.storage
+            if storage.exists(name):  # a half-finished earlier attempt: one file per version
+                storage.delete(name)
+            with open(output, "rb") as handle:
+                saved = storage.save(name, File(handle))
+    except (DatabaseError, *TRANSIENT_ERRORS) as exc:
+        Packet.objects.filter(pk=packet_id, claim=token).update(
+            status=P.QUEUED, error=f"Retrying after: {type(exc).__name__}: {exc}"[:2000]
+        )
+        raise PacketTransientError(str(exc)) from exc
+    except Exception as exc:
+        logging.getLogger(__name__).exception("packet %s failed", packet_id)
+        Packet.objects.filter(pk=packet_id, claim=token).update(
+            status=P.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        return None
+    Packet.objects.filter(pk=packet_id, claim=token, status=P.RENDERING).update(
+        status=P.READY,
+        file=saved,
+        sha256=info["sha256"],
+        pages=info["pages"],
+        size=info["size"],
+        error="",
+        finished_at=timezone.now(),
+    )
+    packet.refresh_from_db()
+    return packet
+
+
+def packet_give_up(*, packet_id: int, error: str) -> None:
+    """After the last retry of a transient error: failed, with the error for the admins."""
+    from referrals.models import Packet
+
+    Packet.objects.filter(pk=packet_id).exclude(status=Packet.Status.READY).update(
+        status=Packet.Status.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+
+
+def packets_sweep() -> dict:
+    """Re-send packets the broker never got (queued, not sent recently) and reclaim renders
+    whose worker died (rendering for longer than PACKET_STALE_SECONDS)."""
+    from django.conf import settings
+
+    from referrals.models import Packet
+
+    P = Packet.Status
+    now = timezone.now()
+    resend_before = now - timedelta(seconds=settings.PACKET_RESEND_SECONDS)
+    stale = now - timedelta(seconds=settings.PACKET_STALE_SECONDS)
+    Packet.objects.filter(status=P.RENDERING, started_at__lt=stale).update(
+        status=P.QUEUED, sent_at=None
+    )
+    waiting = list(
+        Packet.objects.filter(status=P.QUEUED)
+        .filter(Q(sent_at__isnull=True) | Q(sent_at__lt=resend_before))
+        .values_list("pk", flat=True)[:500]
+    )
+    sent = sum(packet_send(packet_id=pk) for pk in waiting)
+    return {"waiting": len(waiting), "sent": sent}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from referrals.views import documents, intake, staff
+from referrals.views import documents, intake, packets, staff
 
 urlpatterns = [
     path("accounts/signup/", intake.signup, name="signup"),
@@ -38,6 +38,21 @@ urlpatterns = [
         "referrals/<uuid:referral_uuid>/documents/<uuid:attachment_uuid>/delete/",
         documents.attachment_delete,
         name="attachment_delete",
+    ),
+    path(
+        "referrals/<uuid:referral_uuid>/packets/<uuid:packet_uuid>/",
+        packets.packet_inline,
+        name="packet_inline",
+    ),
+    path(
+        "referrals/<uuid:referral_uuid>/packets/<uuid:packet_uuid>/download/",
+        packets.packet_download,
+        name="packet_download",
+    ),
+    path(
+        "referrals/<uuid:referral_uuid>/packets/<uuid:packet_uuid>/retry/",
+        packets.packet_retry,
+        name="packet_retry",
     ),
     path("triage/", staff.triage_queue, name="triage_queue"),
     path("reviews/", staff.review_list, name="review_list"),

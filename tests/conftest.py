@@ -50,6 +50,21 @@ def radiologist(db):
     return UserFactory(email="jordan.ir@practice.example", role=roles.RADIOLOGIST)
 
 
+@pytest.fixture
+def private_media(settings, tmp_path):
+    """Uploads and packets under a temporary folder instead of var/media."""
+    root = tmp_path / "media"
+    settings.MEDIA_ROOT = root
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": root, "base_url": None},
+        },
+    }
+    return root
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium driven by Playwright. Skips where it is missing, except in CI."""

@@ -58,3 +58,32 @@ def noisy_pdf_bytes(side=700) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PDF", quality=95)
     return out.getvalue()
+
+
+def dicom_image_bytes(side=64) -> bytes:
+    """A DICOM MR image with real 16-bit pixel data (a gradient), for the packet's frame."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = MR_IMAGE_STORAGE
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "MR"
+    ds.StudyDate = "20261120"
+    ds.StudyDescription = "MRI THORACOLUMBAR SPINE"
+    ds.Rows = side
+    ds.Columns = side
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = 12
+    ds.HighBit = 11
+    ds.PixelRepresentation = 0
+    ds.PixelData = b"".join(
+        ((x * 64 + y * 8) % 4096).to_bytes(2, "little") for y in range(side) for x in range(side)
+    )
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()

@@ -15,16 +15,8 @@ from tests.files import dicom_bytes, image_bytes, pdf_bytes
 
 
 @pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media", "base_url": None},
-        },
-    }
-    return tmp_path / "media"
+def _media(private_media):
+    return private_media
 
 
 def stored_files(root) -> list[str]:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from portal.roles import REFERRER, role_required
+from portal.roles import ADMIN, REFERRER, has_role, role_required
 from portal.services import referrer_signup
 from referrals import services
 from referrals.access import referral_for_user
@@ -267,6 +267,9 @@ def render_detail(request, referral, *, status=200, **overrides):
         "upload_form": AttachmentForm(),
         "today": today,
     }
+    if not is_owner:
+        context["packets"] = list(referral.packets.order_by("-version"))
+        context["is_admin"] = has_role(request.user, ADMIN)
     if referral.eligibility:
         context["stored"] = referral.eligibility
     else:

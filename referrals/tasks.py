@@ -1,0 +1,29 @@
+"""Celery tasks: thin wrappers that load by id and call a service."""
+
+from celery import shared_task
+
+from referrals import services
+
+RETRY_DELAYS = (10, 30, 90, 270, 600)  # seconds: backoff for transient failures
+
+
+@shared_task(
+    bind=True,
+    name="referrals.render_packet",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=len(RETRY_DELAYS),
+)
+def render_packet(self, packet_id: int) -> None:
+    try:
+        services.packet_render(packet_id=packet_id)
+    except services.PacketTransientError as exc:
+        if self.request.retries >= self.max_retries:
+            services.packet_give_up(packet_id=packet_id, error=f"Gave up after retries: {exc}")
+            return
+        raise self.retry(exc=exc, countdown=RETRY_DELAYS[self.request.retries]) from exc
+
+
+@shared_task(name="referrals.sweep_packets", ignore_result=True)
+def sweep_packets() -> dict:
+    return services.packets_sweep()
