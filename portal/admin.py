@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from portal.models import ReferrerProfile, User
+from portal.models import AuditEvent, ReferrerProfile, User
 from portal.services import referrer_approve
 
 
@@ -47,3 +47,24 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     readonly_fields = ["last_login", "date_joined"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit trail can be searched and read here, never changed or deleted."""
+
+    list_display = ["at", "actor_email", "action", "referral", "object_repr", "ip_address"]
+    list_filter = ["action"]
+    search_fields = ["referral__reference", "actor_email"]
+    list_select_related = ["referral"]
+    # None removes every action, including the site-wide "delete selected".
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -78,7 +78,9 @@ def env_database(name: str, default: str) -> dict:
             Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
             # Tests use a file too: an in-memory database shared with the live server's
             # threads fails with "table is locked" where a file waits for the lock.
-            config["TEST"] = {"NAME": str(Path(config["NAME"]).with_suffix(".test.sqlite3"))}
+            # One per test process, so concurrent runs never share (or delete) one file.
+            test_name = Path(config["NAME"]).with_suffix(f".test-{os.getpid()}.sqlite3")
+            config["TEST"] = {"NAME": str(test_name)}
     return config
 
 

@@ -78,3 +78,87 @@ class ReferrerProfile(models.Model):
     @property
     def is_approved(self) -> bool:
         return self.approved_at is not None
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Bulk writes that would rewrite history are refused; `bulk_create` (appending) is fine."""
+
+    def update(self, **kwargs):
+        raise PermissionError("The audit trail is append-only")
+
+    def delete(self):
+        raise PermissionError("The audit trail is append-only")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        # Refused before Django's own bulk_update opens a transaction that the error would spoil.
+        raise PermissionError("The audit trail is append-only")
+
+
+class AuditEvent(models.Model):
+    """One thing someone did: who, when, what, from where. Rows are written once, never changed.
+
+    Written through portal.audit.audit_record. Holds no clinical text: `detail` is for statuses
+    and names of things ("submitted → accepted"), never a note or a patient's details.
+    """
+
+    class Action(models.TextChoices):
+        SIGN_IN = "sign_in", "Signed in"
+        SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
+        SIGN_OUT = "sign_out", "Signed out"
+        REFERRAL_VIEWED = "referral_viewed", "Viewed the referral"
+        DOCUMENT_DOWNLOADED = "document_downloaded", "Downloaded a document"
+        PACKET_DOWNLOADED = "packet_downloaded", "Downloaded a packet"
+        REFERRAL_CHANGED = "referral_changed", "Changed the referral"
+        REFERRAL_TRANSITION = "referral_transition", "Changed the status"
+        MESSAGE_SENT = "message_sent", "Sent a message"
+        ACCOUNT_CHANGED = "account_changed", "Changed an account"
+
+    # Serves the admin's change list, newest first.
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # PROTECT: a person with a history is deactivated, never deleted. Null for a failed sign-in
+    # and for anything done without a signed-in user.
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
+    )
+    # The user's email at the time, or what was typed at a failed sign-in: kept as it was even
+    # if the account's email changes later.
+    actor_email = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    # No single-column index: the (referral, at) index below serves lookups by referral,
+    # including the PROTECT check when a referral would be deleted.
+    referral = models.ForeignKey(
+        "referrals.Referral",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        db_index=False,
+    )
+    object_repr = models.CharField("object", max_length=200, blank=True)
+    detail = models.TextField(blank=True)
+    ip_address = models.GenericIPAddressField("address", null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            # The per-referral audit page (portal.audit.referral_audit): one referral's
+            # events, newest first.
+            models.Index(fields=["referral", "at"], name="portal_audit_referral_at_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} by {self.actor_email or 'anonymous'}"
+
+    def save(self, **kwargs):
+        """Insert only: an existing row is never updated."""
+        if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields"):
+            raise PermissionError("The audit trail is append-only")
+        # Without this, an unsaved instance given an existing id would be saved as an UPDATE.
+        kwargs["force_insert"] = True
+        super().save(**kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The audit trail is append-only")

@@ -34,6 +34,17 @@ class ReferenceCounter(models.Model):
         return f"{self.year}: {self.last}"
 
 
+class DeclineReason(models.TextChoices):
+    OUTSIDE_LEVELS = "outside_levels", "Fracture outside T11 to L2"
+    NOT_OSTEOPOROTIC = "not_osteoporotic", "Not an osteoporotic fracture"
+    PAIN_UNDER_7 = "pain_under_7", "Pain under 7/10"
+    OPIOIDS = "opioids", "Opioids not tried, or effective"
+    OVER_THREE_WEEKS = "over_three_weeks", "Pain for over three weeks"
+    NO_ACUTE_IMAGING = "no_acute_imaging", "No imaging evidence of an acute fracture"
+    CONTRAINDICATION = "contraindication", "A contraindication"
+    OTHER = "other", "Other"
+
+
 class Referral(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -161,6 +172,14 @@ class Referral(models.Model):
     outside_criteria_reason = models.TextField(blank=True)
     possible_duplicate = models.BooleanField(default=False)
 
+    # The practice's decisions.
+    decline_reason = models.CharField(max_length=24, choices=DeclineReason.choices, blank=True)
+    decline_note = models.TextField(blank=True)
+    booked_start = models.DateTimeField("procedure date and time", null=True, blank=True)
+    booking_site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -172,6 +191,12 @@ class Referral(models.Model):
             models.Index(fields=["referrer", "-updated_at"], name="referral_dashboard_idx"),
             # Duplicate check: WHERE medicare_number = ? AND status IN (open statuses).
             models.Index(fields=["medicare_number", "status"], name="referral_medicare_idx"),
+            # The triage queue: WHERE status IN (...) ORDER BY pain_onset, submitted_at.
+            models.Index(
+                fields=["status", "pain_onset", "submitted_at"], name="referral_queue_idx"
+            ),
+            # "My reviews": WHERE assigned_radiologist_id = ? AND status IN (...).
+            models.Index(fields=["assigned_radiologist", "status"], name="referral_reviews_idx"),
             # Duplicate check by name and birth date.
             models.Index(
                 fields=["patient_family_name", "patient_dob"], name="referral_name_dob_idx"
@@ -297,6 +322,9 @@ class Attachment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    message = models.ForeignKey(
+        "Message", on_delete=models.PROTECT, null=True, blank=True, related_name="attachments"
+    )
     # Replacing keeps the old file: it points at its replacement and drops out of current lists.
     replaced_by = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaces"
@@ -396,3 +424,22 @@ class Packet(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class Message(models.Model):
+    """The thread between the practice's staff and the referrer."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"Message of {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def from_practice(self) -> bool:
+        return self.author_id != self.referral.referrer_id

@@ -19,3 +19,95 @@ def referrals_for_dashboard(user):
 
 def referral_timeline(referral: Referral) -> list[StatusEvent]:
     return list(referral.events.select_related("by").order_by("at", "id"))
+
+
+def _latest_packet_status():
+    from django.db.models import OuterRef, Subquery
+
+    from referrals.models import Packet
+
+    latest = Packet.objects.filter(referral=OuterRef("pk")).order_by("-version")
+    return Subquery(latest.values("status")[:1])
+
+
+def _search(queryset, q: str):
+    """A reference, a Medicare number (digits) or names: every word must match a name."""
+    from django.db.models import Q
+
+    q = " ".join(q.split())
+    if not q:
+        return queryset
+    if q.upper().startswith("VP-"):
+        return queryset.filter(reference__istartswith=q)
+    digits = q.replace(" ", "")
+    if digits.isdigit():
+        return queryset.filter(medicare_number__startswith=digits)
+    for word in q.split():
+        queryset = queryset.filter(
+            Q(patient_family_name__icontains=word) | Q(patient_given_name__icontains=word)
+        )
+    return queryset
+
+
+def triage_queue(*, status="", outcome="", site=None, radiologist=None, q=""):
+    """Referrals for the admins, the window closing soonest first, then the oldest received.
+
+    Index referral_queue_idx serves the default filter and order. One query for the page (the
+    latest packet's status comes from a subquery, the IR and site from joins).
+    """
+    from django.db.models import F
+
+    queryset = Referral.objects.exclude(status=Referral.Status.DRAFT)
+    if status == "all":
+        pass
+    elif status:
+        queryset = queryset.filter(status=status)
+    else:
+        queryset = queryset.filter(status__in=Referral.OPEN_STATUSES)
+    if outcome:
+        queryset = queryset.filter(eligibility_outcome=outcome)
+    if site is not None:
+        queryset = queryset.filter(preferred_site=site)
+    if radiologist is not None:
+        queryset = queryset.filter(assigned_radiologist=radiologist)
+    queryset = _search(queryset, q)
+    return (
+        queryset.select_related("assigned_radiologist", "preferred_site")
+        .annotate(packet_status=_latest_packet_status())
+        .order_by(
+            F("pain_onset").asc(nulls_last=True), F("submitted_at").asc(nulls_last=True), "id"
+        )
+    )
+
+
+def reviews_for(user):
+    """The IR's referrals: those waiting for their decision first, each by urgency
+    (index referral_reviews_idx)."""
+    from django.db.models import Case, F, IntegerField, Value, When
+
+    return (
+        Referral.objects.filter(
+            assigned_radiologist=user,
+            status__in=[Referral.Status.ACCEPTED, Referral.Status.APPROVED, Referral.Status.BOOKED],
+        )
+        .annotate(
+            waiting=Case(
+                When(status=Referral.Status.ACCEPTED, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+            packet_status=_latest_packet_status(),
+        )
+        .select_related("preferred_site", "booking_site")
+        .order_by("waiting", F("pain_onset").asc(nulls_last=True), "submitted_at", "id")
+    )
+
+
+def referral_messages(referral: Referral):
+    from referrals.models import Attachment
+
+    return list(
+        referral.messages.select_related("author").prefetch_related(
+            Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
+        )
+    )

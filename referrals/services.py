@@ -37,6 +37,18 @@ class SubmissionIncomplete(Exception):
         super().__init__("; ".join(message for _field, message in problems))
 
 
+def _audit(referral: Referral | None, action: str, by, **fields) -> None:
+    from portal.audit import audit_record
+
+    audit_record(action=action, referral=referral, actor=by, **fields)
+
+
+def _notify(referral: Referral, event: str, by) -> None:
+    from referrals.notifications import notify
+
+    notify(referral=referral, event=event, actor=by)
+
+
 # --- references ---------------------------------------------------------------------------------
 
 
@@ -117,14 +129,16 @@ def referral_can_add_documents(referral: Referral) -> bool:
     return referral.status in (S.DRAFT, S.INFO_REQUESTED)
 
 
-def attachment_add(*, referral: Referral, kind: str, uploaded_file, by) -> Attachment:
+def attachment_add(*, referral: Referral, kind: str, uploaded_file, by, message=None) -> Attachment:
     """Check the upload's real type from its content, then store it privately.
 
     Raises DocumentRejected with a message for the doctor; a refused file leaves nothing behind.
+    A document can come with a message in the thread of a sent referral, too.
     """
     from django.conf import settings
 
-    if not referral_can_add_documents(referral):
+    with_message = message is not None and not referral.is_draft
+    if not (referral_can_add_documents(referral) or with_message):
         raise DocumentRejected("Documents can be added only to a draft or when asked for.")
     if kind not in Attachment.Kind.values:
         raise DocumentRejected("Choose what kind of document this is.")
@@ -149,6 +163,7 @@ def attachment_add(*, referral: Referral, kind: str, uploaded_file, by) -> Attac
         sha256=detected.sha256,
         pages=detected.pages,
         uploaded_by=by,
+        message=message,
     )
     with open(path, "rb") as handle:
         attachment.file.save("upload", File(handle), save=False)
@@ -156,6 +171,8 @@ def attachment_add(*, referral: Referral, kind: str, uploaded_file, by) -> Attac
         with transaction.atomic():
             attachment.save()
             Referral.objects.filter(pk=referral.pk).update(updated_at=timezone.now())
+            _audit(referral, "referral_changed", by, object_repr=attachment.original_name,
+                   detail="document added")  # fmt: skip
             if referral.status not in (S.DRAFT, S.INFO_REQUESTED):
                 # A document added after submission (by the practice, say) makes a new version;
                 # during a request for information the answer makes it, once.
@@ -171,6 +188,8 @@ def attachment_delete(*, attachment: Attachment, by) -> None:
     if not attachment.referral.is_draft:
         raise TransitionNotAllowed("Documents can be deleted only while the referral is a draft.")
     storage, name = attachment.file.storage, attachment.file.name
+    _audit(attachment.referral, "referral_changed", by, object_repr=attachment.original_name,
+           detail="document deleted from the draft")  # fmt: skip
     attachment.delete()
     transaction.on_commit(lambda: storage.delete(name))
 
@@ -272,6 +291,7 @@ def referral_transition(
         StatusEvent.objects.create(
             referral=locked, from_status=from_status, to_status=to, by=by, note=note
         )
+        _audit(locked, "referral_transition", by, detail=f"{from_status} → {to}")
     referral.__dict__.update(
         {f.attname: getattr(locked, f.attname) for f in Referral._meta.concrete_fields}
     )
@@ -393,6 +413,7 @@ def referral_submit(
         if duplicates:
             # The queue flags both referrals of a likely duplicate pair.
             Referral.objects.filter(pk__in=duplicates).update(possible_duplicate=True)
+        _notify(referral, "submitted", by)
     return referral
 
 
@@ -454,6 +475,7 @@ def referral_answer_info_request(*, referral: Referral, by, answer: str) -> Refe
         )
         InfoRequest.objects.filter(pk=request.pk).update(answer=answer, answered_at=timezone.now())
         packet_queue(referral=referral, reason="The referrer answered a request for information")
+        _notify(referral, "answered", by)
     return referral
 
 
@@ -480,6 +502,8 @@ def referral_save_section(*, referral: Referral, section: str, form) -> bool:
             Referral.objects.filter(pk=referral.pk).update(
                 draft_data=draft, updated_at=timezone.now()
             )
+            if form.has_changed():
+                _audit(referral, "referral_changed", referral.referrer, detail=f"{section} edited")
         referral.draft_data = draft
         return True
     draft[section] = _raw_data(form)

@@ -27,3 +27,7 @@ def render_packet(self, packet_id: int) -> None:
 @shared_task(name="referrals.sweep_packets", ignore_result=True)
 def sweep_packets() -> dict:
     return services.packets_sweep()
+
+
+# Celery autodiscovers referrals.tasks only: the email task lives with the notifications.
+from referrals.notifications import send_notification  # noqa: E402, F401

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from portal.audit import referral_audit
 from referrals.views import documents, intake, packets, staff
 
 urlpatterns = [
@@ -54,6 +55,18 @@ urlpatterns = [
         packets.packet_retry,
         name="packet_retry",
     ),
-    path("triage/", staff.triage_queue, name="triage_queue"),
+    path(
+        "referrals/<uuid:referral_uuid>/actions/<slug:action>/",
+        staff.referral_action,
+        name="referral_action",
+    ),
+    path(
+        "referrals/<uuid:referral_uuid>/messages/",
+        staff.message_create,
+        name="message_create",
+    ),
+    path("referrals/<uuid:referral_uuid>/audit/", referral_audit, name="referral_audit"),
+    path("triage/", staff.triage_queue_view, name="triage_queue"),
+    path("triage/export.csv", staff.triage_queue_csv, name="triage_queue_csv"),
     path("reviews/", staff.review_list, name="review_list"),
 ]

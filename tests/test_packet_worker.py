@@ -162,9 +162,12 @@ def broker(url: str):
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
 
     def reset():
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+        # kombu keeps connection and producer pools in global registries keyed by URL: drop
+        # them all, or a later test would be handed a pool closed here.
+        from kombu import pools
+
+        pools.reset()
+        app._pool = None
         app.amqp._producer_pool = None
 
     app.conf.broker_url = url

@@ -6,6 +6,7 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
+from portal.audit import audit_record
 from portal.roles import REFERRER, role_required
 from referrals import services
 from referrals.access import referral_for_user
@@ -66,6 +67,12 @@ def attachment_download(request, referral_uuid, attachment_uuid):
         return redirect_to_login(request.get_full_path())
     referral = referral_for_user(request.user, referral_uuid, action="view")
     attachment = get_object_or_404(referral.attachments, uuid=attachment_uuid)
+    audit_record(
+        request=request,
+        action="document_downloaded",
+        referral=referral,
+        object_repr=attachment.original_name,
+    )
     response = FileResponse(
         attachment.file.open("rb"),
         as_attachment=True,

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from portal.audit import audit_record
 from portal.roles import ADMIN, REFERRER, has_role, role_required
 from portal.services import referrer_signup
 from referrals import services
@@ -20,6 +21,7 @@ from referrals.forms import (
     AttachmentForm,
     ClinicalForm,
     ImagingSection,
+    MessageForm,
     PatientForm,
     SignupForm,
     SubmitForm,
@@ -240,10 +242,15 @@ def referral_detail(request, referral_uuid):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     referral = referral_for_user(request.user, referral_uuid, action="view")
+    audit_record(request=request, action="referral_viewed", referral=referral)
     return render_detail(request, referral)
 
 
-def render_detail(request, referral, *, status=200, **overrides):
+def render_detail(request, referral, *, status=200, bound_action=None, **overrides):
+    from referrals.selectors import referral_messages
+    from referrals.triage import DECLINE_ADVICE
+    from referrals.views.staff import staff_actions
+
     is_owner = referral.referrer_id == request.user.pk
     today = timezone.localdate()
     attachments = list(referral.attachments.select_related("replaced_by"))
@@ -267,9 +274,17 @@ def render_detail(request, referral, *, status=200, **overrides):
         "upload_form": AttachmentForm(),
         "today": today,
     }
+    context["thread"] = referral_messages(referral)
+    context["message_form"] = MessageForm()
+    context["can_message"] = not referral.is_draft
+    if referral.decline_reason:
+        context["decline_advice"] = DECLINE_ADVICE.get(referral.decline_reason, "")
     if not is_owner:
         context["packets"] = list(referral.packets.order_by("-version"))
         context["is_admin"] = has_role(request.user, ADMIN)
+        context["actions"] = staff_actions(request, referral, bound=bound_action)
+        # The assigned IR reads the packet beside the eligibility summary and decision form.
+        context["show_packet_inline"] = referral.assigned_radiologist_id == request.user.pk
     if referral.eligibility:
         context["stored"] = referral.eligibility
     else:

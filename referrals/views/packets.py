@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
+from portal.audit import audit_record
 from portal.roles import ADMIN, role_required
 from referrals import services
 from referrals.access import referral_for_user
@@ -21,7 +22,14 @@ def _packet(request, referral_uuid, packet_uuid) -> Packet:
     return packet
 
 
-def _serve(packet: Packet, *, inline: bool) -> FileResponse:
+def _serve(request, packet: Packet, *, inline: bool) -> FileResponse:
+    audit_record(
+        request=request,
+        action="packet_downloaded",
+        referral=packet.referral,
+        object_repr=f"packet v{packet.version}",
+        detail="viewed inline" if inline else "downloaded",
+    )
     response = FileResponse(
         packet.file.open("rb"),
         as_attachment=not inline,
@@ -37,13 +45,13 @@ def _serve(packet: Packet, *, inline: bool) -> FileResponse:
 def packet_inline(request, referral_uuid, packet_uuid):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    return _serve(_packet(request, referral_uuid, packet_uuid), inline=True)
+    return _serve(request, _packet(request, referral_uuid, packet_uuid), inline=True)
 
 
 def packet_download(request, referral_uuid, packet_uuid):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    return _serve(_packet(request, referral_uuid, packet_uuid), inline=False)
+    return _serve(request, _packet(request, referral_uuid, packet_uuid), inline=False)
 
 
 @role_required(ADMIN)

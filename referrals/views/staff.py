@@ -1,15 +1,268 @@
-from django.shortcuts import render
+"""The practice's side: the triage queue (and its CSV), the IR's reviews, the actions on a
+referral, and the message thread."""
 
-from portal.roles import ADMIN, RADIOLOGIST, role_required
+import csv
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponseNotAllowed, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from portal.roles import ADMIN, RADIOLOGIST, has_role, role_required
+from referrals import services, triage
+from referrals.access import referral_for_user
+from referrals.documents import DocumentRejected
+from referrals.forms import (
+    AcceptForm,
+    ApproveForm,
+    BookForm,
+    DeclineForm,
+    InfoRequestForm,
+    MessageForm,
+    NoteForm,
+    QueueFilterForm,
+)
+from referrals.models import Referral
+from referrals.selectors import reviews_for, triage_queue
+
+S = Referral.Status
+QUEUE_PAGE_SIZE = 50
+
+
+def _queue(request):
+    form = QueueFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    queryset = triage_queue(
+        status=filters.get("status", ""),
+        outcome=filters.get("outcome", ""),
+        site=filters.get("site"),
+        radiologist=filters.get("radiologist"),
+        q=filters.get("q", ""),
+    )
+    return form, queryset
+
+
+def _annotate_urgency(referrals, today):
+    for referral in referrals:
+        closes = referral.window_closes_on
+        referral.days_left = (closes - today).days if closes else None
+        referral.age = referral.patient_age(today)
 
 
 @role_required(ADMIN)
-def triage_queue(request):
+def triage_queue_view(request):
     """Incoming referrals for the practice's admins, most urgent first."""
-    return render(request, "referrals/triage_queue.html", {"referrals": []})
+    form, queryset = _queue(request)
+    page = Paginator(queryset, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    _annotate_urgency(page.object_list, timezone.localdate())
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "referrals/triage_queue.html",
+        {"form": form, "page": page, "referrals": page.object_list, "query": query.urlencode()},
+    )
+
+
+def _csv_cell(value) -> str:
+    """Text a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@role_required(ADMIN)
+def triage_queue_csv(request):
+    """The filtered queue (every page) as CSV, streamed."""
+    from portal.audit import audit_record
+
+    _form, queryset = _queue(request)
+    today = timezone.localdate()
+    header = ["Reference", "Patient", "Age", "Levels", "Eligibility", "Window closes",
+              "Days left", "Received", "Status", "IR", "Packet", "Possible duplicate"]  # fmt: skip
+
+    def rows():
+        yield header
+        for referral in queryset.iterator(chunk_size=500):
+            closes = referral.window_closes_on
+            ir = referral.assigned_radiologist
+            yield [
+                referral.reference,
+                referral.patient_name,
+                referral.patient_age(today),
+                " ".join(referral.levels or []),
+                referral.eligibility_outcome,
+                closes.isoformat() if closes else "",
+                (closes - today).days if closes else "",
+                timezone.localtime(referral.submitted_at).strftime("%Y-%m-%d %H:%M")
+                if referral.submitted_at
+                else "",
+                referral.get_status_display(),
+                (ir.get_full_name() or ir.email) if ir else "",
+                referral.packet_status or "",
+                "yes" if referral.possible_duplicate else "",
+            ]
+
+    writer = csv.writer(_Echo())
+    audit_record(request=request, action="referral_viewed", detail="triage queue CSV export")
+    response = StreamingHttpResponse(
+        (writer.writerow([_csv_cell(v) for v in row]) for row in rows()),
+        content_type="text/csv; charset=utf-8",
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="triage-queue-{stamp}.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @role_required(RADIOLOGIST)
 def review_list(request):
-    """Referrals assigned to the signed-in interventional radiologist."""
-    return render(request, "referrals/review_list.html", {"referrals": []})
+    """Referrals assigned to the signed-in interventional radiologist, awaiting decision first."""
+    page = Paginator(reviews_for(request.user), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    _annotate_urgency(page.object_list, timezone.localdate())
+    return render(
+        request, "referrals/review_list.html", {"page": page, "referrals": page.object_list}
+    )
+
+
+def staff_actions(request, referral, *, bound=None) -> dict:
+    """The forms for the transitions this user may make now (SPEC 4), keyed by action."""
+    user = request.user
+    bound = bound or {}
+    allowed = {
+        to: services.transition_allowed(referral, to, user)
+        for to in (S.ACCEPTED, S.DECLINED, S.INFO_REQUESTED, S.APPROVED, S.BOOKED, S.COMPLETED)
+    }
+    attachments = [a for a in referral.attachments.all() if a.replaced_by_id is None]
+    actions = {}
+    if allowed[S.INFO_REQUESTED]:
+        actions["request_info"] = bound.get("request_info") or InfoRequestForm(
+            referral=referral, attachments=attachments, prefix="info"
+        )
+    if allowed[S.ACCEPTED]:
+        actions["accept"] = bound.get("accept") or AcceptForm(prefix="accept")
+    if allowed[S.APPROVED] and referral.status == S.ACCEPTED:
+        actions["approve"] = bound.get("approve") or ApproveForm(prefix="approve")
+    if allowed[S.DECLINED]:
+        actions["decline"] = bound.get("decline") or DeclineForm(prefix="decline")
+    if allowed[S.BOOKED]:
+        actions["book"] = bound.get("book") or BookForm(referral=referral, prefix="book")
+    if referral.status == S.BOOKED and allowed[S.COMPLETED]:
+        actions["complete"] = bound.get("complete") or NoteForm(prefix="complete")
+        actions["rebook"] = bound.get("rebook") or NoteForm(prefix="rebook")
+    return actions
+
+
+ACTION_FORMS = {
+    "accept": lambda data, referral: AcceptForm(data, prefix="accept"),
+    "decline": lambda data, referral: DeclineForm(data, prefix="decline"),
+    "request_info": lambda data, referral: InfoRequestForm(
+        data,
+        referral=referral,
+        attachments=[a for a in referral.attachments.all() if a.replaced_by_id is None],
+        prefix="info",
+    ),
+    "approve": lambda data, referral: ApproveForm(data, prefix="approve"),
+    "book": lambda data, referral: BookForm(data, referral=referral, prefix="book"),
+    "complete": lambda data, referral: NoteForm(data, prefix="complete"),
+    "rebook": lambda data, referral: NoteForm(data, prefix="rebook"),
+}
+
+
+def _perform(action, form, referral, user, expected):
+    data = form.cleaned_data
+    common = {"referral": referral, "by": user, "expected_from": expected}
+    if action == "accept":
+        triage.referral_accept(radiologist=data["radiologist"], note=data["note"], **common)
+    elif action == "decline":
+        triage.referral_decline(reason=data["reason"], note=data["note"], **common)
+    elif action == "request_info":
+        triage.referral_ask(items=form.chosen_items(), note=data["note"], **common)
+    elif action == "approve":
+        triage.referral_approve(note=data["note"], **common)
+    elif action == "book":
+        start = timezone.make_aware(timezone.datetime.combine(data["date"], data["time"]))
+        triage.referral_book(start=start, site=data["site"], **common)
+    elif action == "complete":
+        triage.referral_complete(note=data["note"], **common)
+    elif action == "rebook":
+        triage.referral_rebook(note=data["note"], **common)
+
+
+MESSAGES_DONE = {
+    "accept": "accepted and assigned",
+    "decline": "declined; the referrer has been told",
+    "request_info": "sent back to the referrer with your request",
+    "approve": "approved for the procedure",
+    "book": "booked; the referrer has been told",
+    "complete": "marked completed",
+    "rebook": "returned to approved for a new booking",
+}
+
+
+def referral_action(request, referral_uuid, action):
+    """POST one of the practice's actions; a disallowed or stale one changes nothing."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
+    referral = referral_for_user(request.user, referral_uuid, action="staff")
+    if action not in ACTION_FORMS:
+        return redirect("referral_detail", referral.uuid)
+    form = ACTION_FORMS[action](request.POST, referral)
+    expected = request.POST.get("expected_status") or None
+    if form.is_valid():
+        try:
+            _perform(action, form, referral, request.user, expected)
+        except services.TransitionNotAllowed as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{referral.reference} {MESSAGES_DONE[action]}.")
+            return redirect(_after(request, referral))
+        return redirect("referral_detail", referral.uuid)
+    from referrals.views.intake import render_detail
+
+    return render_detail(request, referral, status=400, bound_action={action: form})
+
+
+def _after(request, referral):
+    from django.urls import reverse
+
+    if has_role(request.user, RADIOLOGIST) and not has_role(request.user, ADMIN):
+        return reverse("review_list")
+    return reverse("referral_detail", args=[referral.uuid])
+
+
+@require_POST
+def message_create(request, referral_uuid):
+    """A message in the thread, from the referrer or the practice, with an optional document."""
+    if not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
+    referral = referral_for_user(request.user, referral_uuid, action="view")
+    form = MessageForm(request.POST, request.FILES)
+    if form.is_valid():
+        files = []
+        if form.cleaned_data.get("file"):
+            files.append((form.cleaned_data["kind"], form.cleaned_data["file"]))
+        try:
+            triage.message_post(
+                referral=referral, by=request.user, body=form.cleaned_data["body"], files=files
+            )
+        except (services.TransitionNotAllowed, DocumentRejected) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Message sent.")
+            return redirect(f"{redirect('referral_detail', referral.uuid).url}#messages")
+    from referrals.views.intake import render_detail
+
+    return render_detail(request, referral, status=400, message_form=form)
