@@ -23,6 +23,8 @@ DEMO_REFERRALS = [
     ("Peter", "Demo", "1938-11-17", "3950123458", 9, 8, "T12", "osteoporotic", "submitted"),
     ("Helen", "Fictional", "1946-02-23", "4950123459", 15, 7, "L2", "osteoporotic", "info"),
     ("Ronald", "Synthetic", "1935-08-30", "5950123450", 30, 6, "L3", "traumatic", "submitted"),
+    ("Agnes", "Placeholder", "1943-01-12", "6950123451", 12, 9, "T11", "osteoporotic", "accepted"),
+    ("Walter", "Mockton", "1940-07-04", "2950123452", 8, 8, "L1", "osteoporotic", "booked"),
 ]
 
 
@@ -69,7 +71,7 @@ def seed_sites() -> list[Site]:
     ]
 
 
-def seed_referrals(*, referrer, admin) -> int:
+def seed_referrals(*, referrer, admin, radiologist) -> int:
     """Create the demo referrals once; returns how many were made (0 if they exist)."""
     if Referral.objects.filter(referrer=referrer).exists():
         return 0
@@ -133,7 +135,7 @@ def seed_referrals(*, referrer, admin) -> int:
             services.attachment_add(
                 referral=referral, kind=kind, uploaded_file=_upload(name, content), by=referrer
             )
-        if state in ("submitted", "info"):
+        if state in ("submitted", "info", "accepted", "booked"):
             services.referral_submit(
                 referral=referral,
                 by=referrer,
@@ -155,4 +157,13 @@ def seed_referrals(*, referrer, admin) -> int:
                 ],
                 note="Please confirm the plan for aspirin and send the orthopaedic letter.",
             )
+        if state in ("accepted", "booked"):
+            from referrals import triage
+
+            triage.referral_accept(referral=referral, by=admin, radiologist=radiologist)
+        if state == "booked":
+            triage.referral_approve(referral=referral, by=radiologist, note="Suitable.")
+            start = timezone.localtime() + timedelta(days=3)
+            start = start.replace(hour=8, minute=30, second=0, microsecond=0)
+            triage.referral_book(referral=referral, by=admin, start=start, site=sites[0])
     return len(DEMO_REFERRALS)

@@ -42,7 +42,11 @@ class Command(BaseCommand):
         from referrals.demo import seed_referrals, seed_sites
 
         seed_sites()
-        made = seed_referrals(referrer=users[roles.REFERRER], admin=users[roles.ADMIN])
+        made = seed_referrals(
+            referrer=users[roles.REFERRER],
+            admin=users[roles.ADMIN],
+            radiologist=users[roles.RADIOLOGIST],
+        )
         if made:
             self.stdout.write(f"Created {made} synthetic referrals with generated documents.")
         self.stdout.write(self.style.SUCCESS("Demo accounts (synthetic, development only):"))
