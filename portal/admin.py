@@ -47,6 +47,15 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     readonly_fields = ["last_login", "date_joined"]
+    actions = ["reset_two_factor"]
+
+    @admin.action(description="Reset two-factor sign-in (lost device): they enrol again")
+    def reset_two_factor(self, request, queryset):
+        from portal.two_factor import otp_reset
+
+        for user in queryset:
+            otp_reset(user=user, by=request.user)
+        self.message_user(request, f"Two-factor sign-in reset for {queryset.count()} user(s).")
 
 
 @admin.register(AuditEvent)

@@ -6,5 +6,7 @@ class PortalConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        # Connects the audit trail's receivers for sign-in, sign-out and failed sign-in.
-        from portal import audit  # noqa: F401
+        # Connects the audit trail's receivers for sign-in, sign-out, failed sign-in and lockout.
+        from portal import audit
+
+        audit.connect_lockout_signal()

@@ -128,3 +128,18 @@ def referral_audit(request, referral_uuid):
         "portal/audit_list.html",
         {"referral": referral, "events": page.object_list, "page": page},
     )
+
+
+def _locked_out(sender, request, username=None, ip_address=None, **kwargs):
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.SIGN_IN_FAILED,
+        actor_email=(username or "")[:254],
+        detail="locked out after repeated failures",
+    )
+
+
+def connect_lockout_signal() -> None:
+    from axes.signals import user_locked_out
+
+    user_locked_out.connect(_locked_out, dispatch_uid="portal.audit.locked_out")

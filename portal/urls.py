@@ -2,12 +2,19 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import views
+from portal import two_factor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-factor/", two_factor.otp_verify, name="otp_verify"),
+    path("accounts/two-factor/setup/", two_factor.otp_setup, name="otp_setup"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(success_url="/"),
+        name="password_change",
+    ),
     path("healthz", views.healthz, name="healthz"),
     path("", include("eligibility.urls")),
     path("", include("referrals.urls")),

@@ -86,8 +86,16 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, locale="en-AU")
     page = context.new_page()
     page.set_default_timeout(15_000)
+    blocked = []
+    page.on(
+        "console",
+        lambda m: blocked.append(f"{m.text[:60]} at {page.url} {m.location}")
+        if "Content Security Policy" in m.text
+        else None,
+    )
     yield page
     context.close()
+    assert not blocked, f"the Content Security Policy blocked: {blocked}"
 
 
 SCREENSHOTS = os.path.join(os.path.dirname(__file__), "artifacts")
@@ -119,3 +127,11 @@ def sign_in(page, email, password=PASSWORD):
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture(autouse=True)
+def _two_factor_off_unless_asked(request, settings):
+    """Two-factor sign-in is required of staff in production; tests about other things sign in
+    with a password alone. Tests marked `two_factor` keep the requirement."""
+    if "two_factor" not in request.keywords:
+        settings.OTP_REQUIRED = False
