@@ -39,3 +39,23 @@ def test_each_role_signs_in_and_sees_its_page(page, request, persona, heading, p
     assert_accessible(page)
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/accounts/login/")
+
+
+@pytest.mark.two_factor
+def test_an_admin_enrols_an_authenticator_in_the_browser(page, admin_user):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.test_security import code_for
+
+    sign_in(page, admin_user.email)
+    page.wait_for_url("**/accounts/two-factor/setup/**")
+    assert page.get_by_role("img", name="QR code").is_visible()
+    screenshot(page, "two-factor-setup")
+    assert_accessible(page)
+    device = TOTPDevice.objects.get(user=admin_user, confirmed=False)
+    page.get_by_label("Code").fill(code_for(device))
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    assert page.locator("#backup-codes li").count() == 10
+    assert_accessible(page)
+    page.get_by_role("link", name="I have kept them: continue").click()
+    page.wait_for_url("**/triage/")
