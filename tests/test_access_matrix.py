@@ -1,0 +1,323 @@
+"""Who gets what from every URL (SPEC 11): anonymous, the owner referrer, another referrer, an
+admin, the assigned IR and another IR, each with the answer they must get.
+
+The list of URLs comes from the URL configuration, so a URL added without an entry in MATRIX
+fails test_every_url_has_an_entry. Each view is called with the method it is meant for and an
+empty or minimal body: only the access answer is asserted (302 to sign-in, 401, 403, 404), and
+for those let in, the exact code the view gives them.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pytest
+from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from referrals import services, triage
+from tests.factories import UserFactory, make_referral
+from tests.files import pdf_bytes
+
+LOGIN = "302 to sign-in"
+PERSONAS = ("anonymous", "owner", "other_referrer", "admin", "assigned_ir", "other_ir")
+SKIPPED_NAMESPACES = ("admin",)  # Django's admin: test_the_django_admin_is_for_superusers_only
+
+
+def who(anonymous, owner, other_referrer, admin, assigned_ir, other_ir) -> dict:
+    """The expected answer for each persona, in PERSONAS order."""
+    answers = (anonymous, owner, other_referrer, admin, assigned_ir, other_ir)
+    return dict(zip(PERSONAS, answers, strict=True))
+
+
+def everyone(answer, *, anonymous=LOGIN) -> dict:
+    return who(anonymous, answer, answer, answer, answer, answer)
+
+
+# The shapes that recur: the owner referrer's own pages, the practice's pages and the packet.
+def owner_only(answer) -> dict:
+    """role_required(REFERRER) and referral_for_user(action="edit")."""
+    return who(LOGIN, answer, 404, 403, 403, 403)
+
+
+def referrers(answer) -> dict:
+    return who(LOGIN, answer, answer, 403, 403, 403)
+
+
+def admins(answer) -> dict:
+    return who(LOGIN, 403, 403, answer, 403, 403)
+
+
+def radiologists(answer) -> dict:
+    return who(LOGIN, 403, 403, 403, answer, answer)
+
+
+def viewers(answer) -> dict:
+    """referral_for_user(action="view"): the owner, an admin and the assigned IR."""
+    return who(LOGIN, answer, 404, answer, answer, 404)
+
+
+def draft_viewers(answer) -> dict:
+    """A draft, under referral_for_user(action="view"): the owner's alone (none is assigned)."""
+    return who(LOGIN, answer, 404, 404, 404, 404)
+
+
+def staff(answer) -> dict:
+    """referral_for_user(action="staff"): an admin and the assigned IR, not the referrer."""
+    return who(LOGIN, 404, 404, answer, answer, 404)
+
+
+def temp_upload(name: str, content: bytes) -> TemporaryUploadedFile:
+    handle = TemporaryUploadedFile(name, "application/pdf", len(content), None)
+    handle.write(content)
+    handle.flush()
+    return handle
+
+
+class World:
+    """The people and the referrals, each made the first time a case needs it."""
+
+    def __init__(self, users):
+        self.users = users
+
+    @cached_property
+    def referral(self):
+        """The owner's, sent with one document, accepted and assigned to the assigned IR."""
+        owner = self.users["owner"]
+        referral = make_referral(owner)
+        self.document = services.attachment_add(
+            referral=referral,
+            kind="clinical_notes",
+            uploaded_file=temp_upload("gp-notes.pdf", pdf_bytes(pages=1)),
+            by=owner,
+        )
+        services.referral_submit(referral=referral, by=owner, outside_criteria_reason="Test")
+        triage.referral_accept(
+            referral=referral, by=self.users["admin"], radiologist=self.users["assigned_ir"]
+        )
+        referral.refresh_from_db()
+        return referral
+
+    @cached_property
+    def packet(self):
+        """Version 1 of the referral's packet, rendered: READY."""
+        packet = services.packet_render(packet_id=self.referral.packets.get().pk)
+        assert packet is not None and packet.status == "ready"
+        return packet
+
+    @cached_property
+    def draft(self):
+        """A draft of the owner's (a doctor's own until sent), with one document."""
+        owner = self.users["owner"]
+        draft = make_referral(owner)
+        self.draft_document = services.attachment_add(
+            referral=draft,
+            kind="clinical_notes",
+            uploaded_file=temp_upload("draft-notes.pdf", pdf_bytes(pages=1)),
+            by=owner,
+        )
+        return draft
+
+
+def sent(w: World) -> dict:
+    return {"referral_uuid": w.referral.uuid}
+
+
+def drafted(w: World) -> dict:
+    return {"referral_uuid": w.draft.uuid}
+
+
+def none(w: World) -> dict:
+    return {}
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    kwargs: Callable[[World], dict]
+    expected: dict
+    data: dict = field(default_factory=dict)
+    json: bool = False
+
+
+MATRIX: dict[str, Case] = {
+    # --- signing in and out -------------------------------------------------------------------
+    "home": Case("GET", none, everyone(302)),  # each to their role's landing page
+    "login": Case("GET", none, everyone(302, anonymous=200)),  # signed in: on to home
+    "logout": Case("POST", none, everyone(LOGIN)),  # signed out, back to sign-in
+    "otp_verify": Case("GET", none, everyone(200)),
+    "otp_setup": Case("GET", none, everyone(200)),
+    "password_change": Case("GET", none, everyone(200)),
+    "signup": Case("GET", none, everyone(302, anonymous=200)),  # signed in: home
+    "healthz": Case("GET", none, everyone(200, anonymous=200)),
+    # The API answers JSON: 401 rather than a redirect to a page. "{}" is all unknown.
+    "eligibility_api": Case("POST", none, everyone(200, anonymous=401), data={}, json=True),
+    # --- the referrer's side --------------------------------------------------------------------
+    "referral_list": Case("GET", none, referrers(200)),
+    "referral_new": Case("POST", none, referrers(302)),  # a new draft, then its first section
+    "referral_detail": Case("GET", sent, viewers(200)),
+    "referral_section": Case(
+        "GET", lambda w: {**drafted(w), "section": "patient"}, owner_only(200)
+    ),
+    "referral_autosave": Case(
+        "POST", lambda w: {**drafted(w), "section": "patient"}, owner_only(200)
+    ),
+    "referral_panel": Case("GET", drafted, owner_only(200)),
+    "referral_withdraw": Case("POST", sent, owner_only(302)),
+    "referral_answer": Case("POST", sent, owner_only(400)),  # nothing was asked: refused
+    "attachment_upload": Case("POST", drafted, owner_only(400)),  # no file: the form again
+    "attachment_download": Case(
+        "GET", lambda w: {**sent(w), "attachment_uuid": w.document.uuid}, viewers(200)
+    ),
+    "attachment_delete": Case(
+        "POST",
+        lambda w: {**drafted(w), "attachment_uuid": w.draft_document.uuid},
+        owner_only(302),
+    ),
+    # --- the practice's side --------------------------------------------------------------------
+    "packet_inline": Case("GET", lambda w: {**sent(w), "packet_uuid": w.packet.uuid}, staff(200)),
+    "packet_download": Case("GET", lambda w: {**sent(w), "packet_uuid": w.packet.uuid}, staff(200)),
+    # A ready packet is not retried: the admin is sent back to the referral with a message.
+    "packet_retry": Case("POST", lambda w: {**sent(w), "packet_uuid": w.packet.uuid}, admins(302)),
+    # Approving is the assigned IR's; an admin's try is refused with a message: both redirect.
+    "referral_action": Case(
+        "POST",
+        lambda w: {**sent(w), "action": "approve"},
+        staff(302),
+        data={"approve-note": "Suitable.", "expected_status": "accepted"},
+    ),
+    "message_create": Case("POST", sent, viewers(400)),  # no message: the form again
+    "referral_audit": Case("GET", sent, admins(200)),
+    "triage_queue": Case("GET", none, admins(200)),
+    "triage_queue_csv": Case("GET", none, admins(200)),
+    "review_list": Case("GET", none, radiologists(200)),
+}
+
+# The same URLs on the owner's draft, where it changes the answer: a draft is the doctor's own,
+# so an admin gets 404 until it is sent.
+VARIANTS: dict[str, tuple[str, Case]] = {
+    "referral_detail(draft)": ("referral_detail", Case("GET", drafted, draft_viewers(200))),
+    "attachment_download(draft)": (
+        "attachment_download",
+        Case(
+            "GET",
+            lambda w: {**drafted(w), "attachment_uuid": w.draft_document.uuid},
+            draft_viewers(200),
+        ),
+    ),
+    "message_create(draft)": ("message_create", Case("POST", drafted, draft_viewers(400))),
+    "referral_audit(draft)": ("referral_audit", Case("GET", drafted, admins(404))),
+}
+
+CASES = {**{name: (name, case) for name, case in MATRIX.items()}, **VARIANTS}
+
+
+def url_names(patterns=None, namespace="") -> set[str]:
+    """Every URL in the configuration: its name with namespace, or its route if it has none."""
+    found = set()
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            inner = pattern.namespace or ""
+            if inner in SKIPPED_NAMESPACES:
+                continue
+            prefix = f"{namespace}{inner}:" if inner else namespace
+            found |= url_names(pattern.url_patterns, prefix)
+        elif isinstance(pattern, URLPattern):
+            route = str(pattern.pattern)
+            if route.lstrip("^/").startswith(("static/", "media/")):
+                continue
+            found.add(f"{namespace}{pattern.name}" if pattern.name else f"unnamed: {route}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _quick_settings(settings):
+    # Two-factor has its own tests; here staff are taken as having passed it.
+    settings.OTP_REQUIRED = False
+    # Six people a test, signed in with force_login: a slow password hash buys nothing here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(referrer, other_referrer, admin_user, radiologist, private_media):
+    other_ir = UserFactory(email="riley.ir@practice.example", role="radiologist")
+    return World(
+        {
+            "anonymous": None,
+            "owner": referrer,
+            "other_referrer": other_referrer,
+            "admin": admin_user,
+            "assigned_ir": radiologist,
+            "other_ir": other_ir,
+        }
+    )
+
+
+def request_as(client, world, persona, case: Case, url: str, method: str | None = None):
+    user = world.users[persona]
+    if user is not None:
+        client.force_login(user)
+    method = (method or case.method).lower()
+    if case.json and method == "post":
+        return client.post(url, case.data, content_type="application/json")
+    return getattr(client, method)(url, case.data if method == "post" else None)
+
+
+def test_every_url_has_an_entry():
+    configured = url_names()
+    missing = sorted(configured - MATRIX.keys())
+    assert not missing, f"URLs with no entry in the access MATRIX: {', '.join(missing)}"
+    stale = sorted(MATRIX.keys() - configured)
+    assert not stale, f"MATRIX entries for URLs that no longer exist: {', '.join(stale)}"
+    for name, case in CASES.values():
+        assert set(case.expected) == set(PERSONAS), name
+
+
+@pytest.mark.parametrize(
+    ("label", "persona"),
+    [pytest.param(label, p, id=f"{label}-{p}") for label in CASES for p in PERSONAS],
+)
+def test_access(client, world, label, persona):
+    name, case = CASES[label]
+    url = reverse(name, kwargs=case.kwargs(world))
+    expected = case.expected[persona]
+    response = request_as(client, world, persona, case, url)
+    where = f"{case.method} {url} as {persona}"
+    if expected == LOGIN:
+        assert response.status_code == 302, f"{where}: {response.status_code}, not {LOGIN}"
+        assert response["Location"].startswith(reverse("login")), where
+        return
+    assert response.status_code == expected, f"{where}: {response.status_code}, not {expected}"
+    if expected == 302 and persona != "anonymous":
+        # Let in, and sent on somewhere: not bounced to sign-in as if a stranger.
+        assert not response["Location"].startswith(reverse("login")), where
+    if expected == 401:
+        assert response.json()["error"], where
+
+
+LET_IN = {200, 302, 400, LOGIN}  # LOGIN: signing out sends everyone to sign-in
+
+
+@pytest.mark.parametrize("name", [name for name, case in MATRIX.items() if case.method == "POST"])
+def test_a_post_only_url_refuses_a_get_with_405(client, world, name):
+    case = MATRIX[name]
+    # The first signed-in persona let in, so that the role and referral checks pass.
+    persona = next(p for p in PERSONAS[1:] if case.expected[p] in LET_IN)
+    url = reverse(name, kwargs=case.kwargs(world))
+    assert request_as(client, world, persona, case, url, method="GET").status_code == 405
+
+
+@pytest.mark.parametrize("persona", [*PERSONAS, "superuser"])
+def test_the_django_admin_is_for_superusers_only(client, world, persona):
+    if persona == "superuser":
+        user = UserFactory(email="root@practice.example", is_superuser=True, is_staff=True)
+    else:
+        user = world.users[persona]
+    if user is not None:
+        client.force_login(user)
+    response = client.get(reverse("admin:index"))
+    if persona == "superuser":
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 302, persona
+        assert response["Location"].startswith(reverse("admin:login")), persona
