@@ -262,6 +262,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "sweep-packets": {"task": "referrals.sweep_packets", "schedule": 60.0},
+    "sweep-notifications": {"task": "referrals.sweep_notifications", "schedule": 60.0},
 }
 
 # Packets: re-send one still queued after PACKET_RESEND_SECONDS; reclaim one "rendering" for

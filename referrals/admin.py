@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from referrals.models import Attachment, Referral, Site, StatusEvent
+from referrals.models import Attachment, Notification, Referral, Site, StatusEvent
 
 
 @admin.register(Site)
@@ -46,6 +46,22 @@ class ReferralAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The email outbox, read-only: what was sent, what is waiting, what failed and why."""
+
+    list_display = ["referral", "event", "recipient", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["status", "event"]
+    search_fields = ["referral__reference", "recipient"]
+    readonly_fields = [f.name for f in Notification._meta.fields]
+
+    def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):

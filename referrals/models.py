@@ -443,3 +443,35 @@ class Message(models.Model):
     @property
     def from_practice(self) -> bool:
         return self.author_id != self.referral.referrer_id
+
+
+class Notification(models.Model):
+    """An email to send: the outbox. Written in the same transaction as the change it reports,
+    so a broker that is down when the change is made loses nothing (the sweeper sends it)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="notifications")
+    event = models.CharField(max_length=20)
+    recipient = models.EmailField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The sweeper: WHERE status IN (queued, sending) AND enqueued_at/claimed_at < ?.
+            models.Index(fields=["status", "enqueued_at"], name="notification_sweep_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} to {self.recipient}"

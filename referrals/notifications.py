@@ -8,6 +8,7 @@ in inboxes we do not control, so the templates are given nothing else to render.
 
 import logging
 import smtplib
+from datetime import timedelta
 from functools import partial
 
 from celery import shared_task
@@ -15,12 +16,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from portal import roles
-from referrals.models import Referral
+from referrals.models import Notification, Referral
 
 logger = logging.getLogger(__name__)
 
@@ -124,25 +126,47 @@ def notification_message(*, referral: Referral, event: str, recipient: str) -> E
 
 
 def notify(*, referral: Referral, event: str, actor=None) -> None:
-    """Queue one email per recipient when the caller's transaction commits.
+    """Write one outbox row per recipient, and send each when the caller's transaction commits.
 
-    Call it inside the transaction that makes the change: a rollback then sends nothing, and the
-    worker never loads a referral whose change it cannot see yet.
+    Call it inside the transaction that makes the change: a rollback then sends nothing, and a
+    broker that is down at commit loses nothing (the row stays queued for the sweeper).
     """
     for email in notification_recipients(referral=referral, event=event, actor=actor):
-        transaction.on_commit(partial(_enqueue, referral.pk, event, email))
+        row = Notification.objects.create(referral=referral, event=event, recipient=email)
+        transaction.on_commit(partial(notification_enqueue, row.pk))
 
 
-def _enqueue(referral_id: int, event: str, recipient: str) -> None:
+def notification_enqueue(notification_id: int) -> bool:
     try:
         # retry=False: a doctor's request must not wait on a broker that is down.
-        send_notification.apply_async(args=[referral_id, event, recipient], retry=False)
+        send_notification.apply_async(args=[notification_id], retry=False)
     except Exception:
-        # The change is saved and shown on the referral page; a lost email must not turn that
-        # into an error page. Logged without the address or anything about the patient.
-        logger.warning(
-            "notification %r for referral %s not queued", event, referral_id, exc_info=True
-        )
+        # Logged without the address or anything about the patient; the sweeper sends it later.
+        logger.warning("notification %s not queued; the sweeper will retry", notification_id)
+        return False
+    Notification.objects.filter(pk=notification_id).update(enqueued_at=timezone.now())
+    return True
+
+
+def notifications_sweep() -> dict:
+    """Send what the broker never got, and what a worker died while sending."""
+    N = Notification.Status
+    now = timezone.now()
+    resend_before = now - timedelta(seconds=settings.PACKET_RESEND_SECONDS)
+    Notification.objects.filter(status=N.SENDING, claimed_at__lt=now - SENDING_STALE).update(
+        status=N.QUEUED, enqueued_at=None
+    )
+    waiting = list(
+        Notification.objects.filter(status=N.QUEUED)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=resend_before))
+        .values_list("pk", flat=True)[:500]
+    )
+    sent = sum(notification_enqueue(pk) for pk in waiting)
+    return {"waiting": len(waiting), "sent": sent}
+
+
+SENDING_STALE = timedelta(minutes=10)  # far above any SMTP timeout: its worker is gone
+RETRY_DELAYS = (30, 60, 120, 240, 480)  # about 15 minutes to ride out a mail server restart
 
 
 @shared_task(
@@ -151,19 +175,40 @@ def _enqueue(referral_id: int, event: str, recipient: str) -> None:
     # A worker that dies mid-send gets the task again: a rare duplicate email beats a lost one.
     acks_late=True,
     ignore_result=True,
-    # SMTPException and OSError (ConnectionError, TimeoutError, refused) are the mail server
-    # being down or slow; anything else (a bad template, a missing referral) will not pass.
-    autoretry_for=(smtplib.SMTPException, OSError),
-    max_retries=5,
-    # 30, 60, 120, 240, 480 s: about 15 minutes to ride out a mail server restart. (True would
-    # mean 1, 2, 4, 8, 16 s, over before most outages are.)
-    retry_backoff=30,
-    retry_backoff_max=600,
-    retry_jitter=False,
+    max_retries=len(RETRY_DELAYS),
 )
-def send_notification(self, referral_id: int, event: str, recipient: str) -> None:
-    referral = Referral.objects.select_related("referrer").filter(pk=referral_id).first()
-    if referral is None:
-        logger.warning("notification %r: referral %s no longer exists", event, referral_id)
+def send_notification(self, notification_id: int) -> None:
+    """Claim the outbox row, send it, mark it sent. A row already sent (or being sent by a live
+    worker) is left alone, so a task delivered twice sends one email."""
+    N = Notification.Status
+    now = timezone.now()
+    claimed = (
+        Notification.objects.filter(pk=notification_id)
+        .filter(Q(status=N.QUEUED) | Q(status=N.SENDING, claimed_at__lt=now - SENDING_STALE))
+        .update(status=N.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    )
+    if not claimed:
         return
-    notification_message(referral=referral, event=event, recipient=recipient).send()
+    row = Notification.objects.select_related("referral__referrer").get(pk=notification_id)
+    message = notification_message(referral=row.referral, event=row.event, recipient=row.recipient)
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        # The mail server is down or slow: back to the queue, and retry with backoff.
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        last = self.request.retries >= self.max_retries
+        Notification.objects.filter(pk=notification_id).update(
+            status=N.FAILED if last else N.QUEUED, last_error=error
+        )
+        if last:
+            logger.error("notification %s failed after retries", notification_id)
+            return
+        raise self.retry(exc=exc, countdown=RETRY_DELAYS[self.request.retries]) from exc
+    Notification.objects.filter(pk=notification_id).update(
+        status=N.SENT, sent_at=timezone.now(), last_error=""
+    )
+
+
+@shared_task(name="referrals.sweep_notifications", ignore_result=True)
+def sweep_notifications() -> dict:
+    return notifications_sweep()

@@ -578,13 +578,20 @@ def packet_latest(referral: Referral):
 
 
 class PacketTransientError(Exception):
-    """Rendering failed for a reason that may pass (the database, the disk): retry later."""
+    """Rendering failed for a reason that may pass (the database, the disk): retry later.
+
+    `claim` lets the retry take the render back at once (the row may still say "rendering",
+    if the database was what failed)."""
+
+    def __init__(self, message: str, *, claim: str = ""):
+        super().__init__(message)
+        self.claim = claim
 
 
 TRANSIENT_ERRORS = (OSError, TimeoutError, ConnectionError)
 
 
-def packet_render(*, packet_id: int):
+def packet_render(*, packet_id: int, claim: str = ""):
     """Claim a queued packet and render it. Idempotent: a packet already made, or being made by
     someone else, is left alone and None is returned.
 
@@ -607,9 +614,12 @@ def packet_render(*, packet_id: int):
     now = timezone.now()
     stale = now - timedelta(seconds=settings.PACKET_STALE_SECONDS)
     token = uuid_module.uuid4()
+    claimable = Q(status=P.QUEUED) | Q(status=P.RENDERING, started_at__lt=stale)
+    if claim:  # our own earlier attempt, retried after a transient error
+        claimable |= Q(status=P.RENDERING, claim=claim)
     claimed = (
         Packet.objects.filter(pk=packet_id)
-        .filter(Q(status=P.QUEUED) | Q(status=P.RENDERING, started_at__lt=stale))
+        .filter(claimable)
         .update(status=P.RENDERING, claim=token, started_at=now, attempts=F("attempts") + 1)
     )
     if not claimed:
@@ -630,10 +640,8 @@ def packet_render(*, packet_id: int):
             with open(output, "rb") as handle:
                 saved = storage.save(name, File(handle))
     except (DatabaseError, *TRANSIENT_ERRORS) as exc:
-        Packet.objects.filter(pk=packet_id, claim=token).update(
-            status=P.QUEUED, error=f"Retrying after: {type(exc).__name__}: {exc}"[:2000]
-        )
-        raise PacketTransientError(str(exc)) from exc
+        _note_transient(packet_id, token, exc)
+        raise PacketTransientError(str(exc), claim=str(token)) from exc
     except Exception as exc:
         logging.getLogger(__name__).exception("packet %s failed", packet_id)
         Packet.objects.filter(pk=packet_id, claim=token).update(
@@ -642,17 +650,34 @@ def packet_render(*, packet_id: int):
             finished_at=timezone.now(),
         )
         return None
-    Packet.objects.filter(pk=packet_id, claim=token, status=P.RENDERING).update(
-        status=P.READY,
-        file=saved,
-        sha256=info["sha256"],
-        pages=info["pages"],
-        size=info["size"],
-        error="",
-        finished_at=timezone.now(),
-    )
-    packet.refresh_from_db()
+    try:
+        Packet.objects.filter(pk=packet_id, claim=token, status=P.RENDERING).update(
+            status=P.READY,
+            file=saved,
+            sha256=info["sha256"],
+            pages=info["pages"],
+            size=info["size"],
+            error="",
+            finished_at=timezone.now(),
+        )
+        packet.refresh_from_db()
+    except DatabaseError as exc:  # the file is saved; the retry renders again and overwrites it
+        raise PacketTransientError(str(exc), claim=str(token)) from exc
     return packet
+
+
+def _note_transient(packet_id, token, exc) -> None:
+    """Record why a retry is coming, if the database still answers (it may be what failed)."""
+    from django.db import DatabaseError, connection
+
+    from referrals.models import Packet
+
+    try:
+        Packet.objects.filter(pk=packet_id, claim=token).update(
+            error=f"Retrying after: {type(exc).__name__}: {exc}"[:2000]
+        )
+    except DatabaseError:
+        connection.close()
 
 
 def packet_give_up(*, packet_id: int, error: str) -> None:

@@ -1,6 +1,7 @@
 """Celery tasks: thin wrappers that load by id and call a service."""
 
 from celery import shared_task
+from django.db import DatabaseError, connection
 
 from referrals import services
 
@@ -14,14 +15,19 @@ RETRY_DELAYS = (10, 30, 90, 270, 600)  # seconds: backoff for transient failures
     ignore_result=True,
     max_retries=len(RETRY_DELAYS),
 )
-def render_packet(self, packet_id: int) -> None:
+def render_packet(self, packet_id: int, claim: str = "") -> None:
     try:
-        services.packet_render(packet_id=packet_id)
-    except services.PacketTransientError as exc:
+        services.packet_render(packet_id=packet_id, claim=claim)
+    except (services.PacketTransientError, DatabaseError) as exc:
+        # A lost database connection is not reused by the next attempt.
+        connection.close()
         if self.request.retries >= self.max_retries:
             services.packet_give_up(packet_id=packet_id, error=f"Gave up after retries: {exc}")
             return
-        raise self.retry(exc=exc, countdown=RETRY_DELAYS[self.request.retries]) from exc
+        claim = getattr(exc, "claim", "") or claim
+        raise self.retry(
+            exc=exc, countdown=RETRY_DELAYS[self.request.retries], kwargs={"claim": claim}
+        ) from exc
 
 
 @shared_task(name="referrals.sweep_packets", ignore_result=True)
@@ -30,4 +36,4 @@ def sweep_packets() -> dict:
 
 
 # Celery autodiscovers referrals.tasks only: the email task lives with the notifications.
-from referrals.notifications import send_notification  # noqa: E402, F401
+from referrals.notifications import send_notification, sweep_notifications  # noqa: E402, F401

@@ -89,9 +89,11 @@ def page(browser, live_server):
     blocked = []
     page.on(
         "console",
-        lambda m: blocked.append(f"{m.text[:60]} at {page.url} {m.location}")
-        if "Content Security Policy" in m.text
-        else None,
+        lambda m: (
+            blocked.append(f"{m.text[:60]} at {page.url} {m.location}")
+            if "Content Security Policy" in m.text
+            else None
+        ),
     )
     yield page
     context.close()

@@ -4,8 +4,8 @@ documents with a progress bar, submits, and finds it on the dashboard."""
 import datetime
 
 import pytest
-from playwright.sync_api import expect
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from referrals.models import Referral
 from tests.conftest import assert_accessible, screenshot, sign_in

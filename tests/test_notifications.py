@@ -14,7 +14,7 @@ from django.db import transaction
 from kombu.exceptions import OperationalError
 
 from portal import roles
-from referrals.models import InfoRequest, Message, Referral
+from referrals.models import InfoRequest, Message, Notification, Referral
 from referrals.notifications import (
     EVENTS,
     notification_message,
@@ -52,8 +52,15 @@ def deliver(referral, event, actor):
     """Send the event's emails as the worker would, one task run per recipient."""
     recipients = notification_recipients(referral=referral, event=event, actor=actor)
     for address in recipients:
-        send_notification.run(referral.pk, event, address)
+        row = Notification.objects.create(referral=referral, event=event, recipient=address)
+        send_notification.run(row.pk)
     return recipients
+
+
+def booked_row(referral, referrer) -> int:
+    return Notification.objects.create(
+        referral=referral, event="booked", recipient=referrer.email
+    ).pk
 
 
 def free_port() -> int:
@@ -191,18 +198,23 @@ def test_the_task_is_registered_with_celery_under_its_name():
     assert app.tasks["referrals.send_notification"].name == send_notification.name
 
 
-def test_a_referral_that_no_longer_exists_sends_nothing(db, mailoutbox):
-    send_notification.run(987654, "booked", "alex.gp@clinic.example")
-
-    assert mailoutbox == []
+def test_a_notification_already_sent_is_not_sent_again(referral, referrer, mailoutbox):
+    row = Notification.objects.create(referral=referral, event="booked", recipient=referrer.email)
+    send_notification.run(row.pk)
+    send_notification.run(row.pk)  # the same task delivered twice
+    assert len(mailoutbox) == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("sent", 1)
 
 
 # --- queued on commit ---------------------------------------------------------------------------
 
 
 @pytest.fixture
-def queued(monkeypatch):
-    """Calls to send_notification.apply_async, recorded instead of sent to the broker."""
+def queued(monkeypatch, referral):
+    """Calls to send_notification.apply_async, recorded instead of sent to the broker; the
+    outbox starts empty (the referral fixture's own submission wrote rows)."""
+    Notification.objects.all().delete()
     calls = []
     monkeypatch.setattr(
         send_notification, "apply_async", lambda *args, **kwargs: calls.append((args, kwargs))
@@ -219,11 +231,11 @@ def test_notify_queues_one_task_per_recipient_only_when_the_transaction_commits(
         assert queued == []  # registered, not yet run
 
     assert len(callbacks) == 3
-    assert sorted(kwargs["args"][2] for _args, kwargs in queued) == sorted(
-        [referrer.email, admin_user.email, second_admin.email]
-    )
+    rows = {row.pk: row.recipient for row in Notification.objects.filter(referral=referral)}
+    assert sorted(rows.values()) == sorted([referrer.email, admin_user.email, second_admin.email])
+    assert sorted(kwargs["args"][0] for _args, kwargs in queued) == sorted(rows)
     for _args, kwargs in queued:
-        assert kwargs == {"args": [referral.pk, "submitted", kwargs["args"][2]], "retry": False}
+        assert kwargs["retry"] is False
 
 
 def test_a_change_that_is_rolled_back_queues_nothing(
@@ -236,11 +248,14 @@ def test_a_change_that_is_rolled_back_queues_nothing(
 
     assert callbacks == []
     assert queued == []
+    assert not Notification.objects.exists()
 
 
 def test_a_broker_that_is_down_does_not_fail_the_request(
     referral, referrer, admin_user, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
+    Notification.objects.all().delete()  # the fixture's own submission wrote rows
+
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
 
@@ -249,8 +264,18 @@ def test_a_broker_that_is_down_does_not_fail_the_request(
     with django_capture_on_commit_callbacks(execute=True):
         notify(referral=referral, event="answered", actor=referrer)
 
-    assert "notification 'answered' for referral" in caplog.text
+    assert "not queued; the sweeper will retry" in caplog.text
     assert admin_user.email not in caplog.text
+    # The outbox row waits for the sweeper, which sends it once the broker is back.
+    row = Notification.objects.get(referral=referral, event="answered")
+    assert (row.status, row.enqueued_at) == ("queued", None)
+    monkeypatch.undo()
+    sent = []
+    monkeypatch.setattr(send_notification, "apply_async", lambda args, **kw: sent.append(args))
+    from referrals.notifications import notifications_sweep
+
+    assert notifications_sweep() == {"waiting": 1, "sent": 1}
+    assert sent == [[row.pk]]
 
 
 # --- what an email may say ----------------------------------------------------------------------
@@ -416,7 +441,7 @@ def test_an_email_is_delivered_through_a_real_smtp_server(referral, referrer, sm
     handler = RecordingHandler()
     with smtp_server(handler) as port:
         smtp_at(port)
-        result = send_notification.apply(args=[referral.pk, "booked", referrer.email])
+        result = send_notification.apply(args=[booked_row(referral, referrer)])
 
     assert result.successful()
     assert len(handler.envelopes) == 1
@@ -433,18 +458,16 @@ def test_a_mail_server_that_is_down_makes_the_task_retry_with_backoff_then_fail(
     smtp_at(free_port())  # bound, then closed: nothing listens there
     # apply() runs each retry at once instead of after its countdown, so one call plays out the
     # whole schedule: five retries, then a sixth failure that is the task's own.
-    result = send_notification.apply(args=[referral.pk, "booked", referrer.email])
+    row_id = booked_row(referral, referrer)
+    result = send_notification.apply(args=[row_id])
 
-    assert retries == [
-        (30, Retry),
-        (60, Retry),
-        (120, Retry),
-        (240, Retry),
-        (480, Retry),
-        (600, ConnectionRefusedError),  # past max_retries: the error itself, no more retries
-    ]
-    assert result.state == "FAILURE"
-    assert isinstance(result.result, ConnectionRefusedError)
+    assert [countdown for countdown, _raised in retries] == [30, 60, 120, 240, 480]
+    assert all(raised is Retry for _countdown, raised in retries)
+    # Past the last retry the row is marked failed (shown to the practice), not retried again.
+    row = Notification.objects.get(pk=row_id)
+    assert (row.status, row.attempts) == ("failed", 6)
+    assert "ConnectionRefusedError" in row.last_error
+    assert result.state == "SUCCESS"
     assert mailoutbox == []
 
 
@@ -452,8 +475,9 @@ def test_a_mail_server_that_says_try_again_later_is_retried(referral, referrer, 
     handler = RecordingHandler(reply="451 Requested action aborted: try again later")
     with smtp_server(handler) as port:
         smtp_at(port)
-        result = send_notification.apply(args=[referral.pk, "booked", referrer.email])
+        row_id = booked_row(referral, referrer)
+        send_notification.apply(args=[row_id])
 
     assert len(handler.envelopes) == 1 + send_notification.max_retries
-    assert len(retries) == 1 + send_notification.max_retries
-    assert result.state == "FAILURE"
+    assert len(retries) == send_notification.max_retries
+    assert Notification.objects.get(pk=row_id).status == "failed"

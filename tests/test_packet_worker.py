@@ -18,7 +18,8 @@ from django.urls import reverse
 
 from portal.celery import app
 from referrals import services
-from referrals.models import Packet
+from referrals.models import Notification, Packet
+from referrals.notifications import notifications_sweep
 from tests.factories import make_referral
 from tests.test_packets import DOCUMENTS, referral_with_documents
 
@@ -190,7 +191,7 @@ def broker(url: str):
     reason="redis-server is not installed (apt-get install redis-server)",
 )
 def test_a_submission_while_redis_is_down_succeeds_fast_and_the_packet_follows(
-    client, referrer, private_media, tmp_path
+    client, referrer, admin_user, private_media, tmp_path, mailoutbox
 ):
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
@@ -208,12 +209,52 @@ def test_a_submission_while_redis_is_down_succeeds_fast_and_the_packet_follows(
         packet = referral.packets.get()
         assert (packet.status, packet.sent_at) == ("queued", None)
 
+        emails = list(Notification.objects.filter(referral=referral))
+        assert emails and all(n.status == "queued" and n.enqueued_at is None for n in emails)
+
         redis = start_redis(port, tmp_path)
         try:
             with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
                 assert services.packets_sweep()["sent"] == 1
+                assert notifications_sweep()["sent"] == len(emails)
                 wait_for(lambda: packet_status(referral) == "ready", timeout=90, what="ready")
+                wait_for(
+                    lambda: not referral.notifications.exclude(status="sent").exists(),
+                    timeout=60,
+                    what="the emails",
+                )
         finally:
             redis.terminate()
             redis.wait(timeout=10)
+    # Nothing lost, nothing twice: one packet, and one email to each recipient.
     assert referral.packets.count() == 1
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(n.recipient for n in emails)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="needs PostgreSQL (DATABASE_URL): the test ends the worker's server connection",
+)
+def test_a_lost_database_connection_mid_render_is_retried_and_makes_one_packet(
+    referrer, private_media, settings, monkeypatch
+):
+    from referrals import tasks
+
+    settings.PACKET_RENDER_DELAY_SECONDS = 3
+    monkeypatch.setattr(tasks, "RETRY_DELAYS", (1, 2, 4, 8, 16))
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        referral = referral_with_documents(referrer, documents=DOCUMENTS[:1])
+        wait_for(lambda: packet_status(referral) == "rendering", timeout=60, what="rendering")
+        with connection.cursor() as cursor:
+            # Every other session on the test database: the worker thread's connection.
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchall(), "no worker connection to end"
+        settings.PACKET_RENDER_DELAY_SECONDS = 0
+        wait_for(lambda: packet_status(referral) == "ready", timeout=90, what="the retry")
+    packet = referral.packets.get()
+    assert (packet.version, packet.status) == (1, "ready")
+    assert packet.attempts >= 2
+    assert len(list((private_media / "packets" / str(referral.uuid)).iterdir())) == 1
