@@ -8,7 +8,12 @@ PORT ?= 8000
 # Development defaults; production sets DEBUG=0 and the rest in the environment.
 export DEBUG ?= 1
 
-.PHONY: run test setup lint migrate seed worker lock clean bench
+.PHONY: run test setup lint security migrate seed worker lock clean bench
+
+# semgrep lives in its own environment: its pins clash with the project's (click).
+SEMGREP_VENV := .venv-semgrep
+SEMGREP_VERSION := 1.181.0
+export SEMGREP ?= $(CURDIR)/$(SEMGREP_VENV)/bin/semgrep
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -42,7 +47,18 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+$(SEMGREP_VENV)/.installed-$(SEMGREP_VERSION):
+	@test -x $(SEMGREP_VENV)/bin/python || $(PYTHON) -m venv $(SEMGREP_VENV)
+	$(SEMGREP_VENV)/bin/python -m pip install --quiet --disable-pip-version-check semgrep==$(SEMGREP_VERSION)
+	@touch $@
+
+# bandit (no medium or high finding) and the project's own semgrep rules (.semgrep/rules.yml).
+security: setup $(SEMGREP_VENV)/.installed-$(SEMGREP_VERSION)
+	$(BIN)/bandit -q -r portal referrals eligibility -c bandit.yaml -ll
+	$(SEMGREP) scan --quiet --metrics=off --disable-version-check --error \
+	  --config .semgrep/rules.yml portal referrals eligibility templates
+
+test: lint security
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py check
 	$(BIN)/pytest
@@ -55,4 +71,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SEMGREP_VENV) var .pytest_cache .ruff_cache
