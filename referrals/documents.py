@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import math
 import os
 import re
+import struct
 import threading
 import unicodedata
 import warnings
@@ -21,7 +23,8 @@ import pydicom
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from PIL import Image, ImageFile
-from pypdf import PasswordType, PdfReader
+
+from referrals import prepare
 
 ACCEPTED_DESCRIPTION = "PDF, JPEG, PNG or DICOM (.dcm)"
 
@@ -50,6 +53,21 @@ FOREIGN_SIGNATURES = (
     *(b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08", b"\x7fELF", b"MZ", b"\xca\xfe\xba\xbe"),
     *(b"\xcf\xfa\xed\xfe", b"#!", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf\x27\x1c", b"\xd0\xcf\x11\xe0"),
 )
+# HTML that a browser would run if it ever took the file for a web page. A file that is both a
+# PDF (or image) and a web page is a polyglot made to slip past type checks; real PDFs, JPEGs and
+# PNGs don't carry these tags in their first or last kilobyte. (XMP metadata uses prefixed
+# tags such as <dc:title>, which this doesn't match.)
+MARKUP_RE = re.compile(
+    rb"<(?:!doctype\s+html|html|head|body|script|iframe|frame|frameset|object|embed|applet|svg"
+    rb"|meta|link|style|title|img|form|base)[\s/>]",
+    re.IGNORECASE,
+)
+# The elements where pydicom's stop_before_pixels stops: float, double float and pixel data.
+PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
+# Explicit VR with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2).
+LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT",
+            b"UV"}  # fmt: skip
+UNDEFINED_LENGTH = 0xFFFFFFFF
 UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 MODALITY_RE = re.compile(r"^[A-Z0-9_ ]{1,16}$")
 
@@ -98,6 +116,11 @@ def inspect_document(path: str | os.PathLike, *, max_bytes: int) -> DetectedDocu
         raise _refuse("This file is a web page or markup (such as HTML or SVG).")
     if head.startswith(FOREIGN_SIGNATURES):
         raise _refuse("This file is an archive or a program, which is not a type we accept.")
+    if MARKUP_RE.search(head) or MARKUP_RE.search(tail):
+        raise _refuse(
+            "This file contains web page code (HTML or script) as well as a document, "
+            "so it can't be accepted safely."
+        )
     common = {"size": size, "sha256": digest}
     try:
         if head.startswith(PNG_SIGNATURE):
@@ -154,26 +177,27 @@ def _check_pdf(path, tail: bytes, common: dict) -> DetectedDocument:
     # off mid-upload through; a complete PDF always ends with %%EOF.
     if b"%%EOF" not in tail:
         raise _refuse(broken)
-    # An open file object, not the path: given a path, pypdf reads the whole file into memory.
-    with open(path, "rb") as fh:
-        try:
-            reader = PdfReader(fh, strict=False)
-            if reader.is_encrypted:
-                try:
-                    opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
-                except Exception:
-                    opened = False  # e.g. AES without the cryptography package
-                if not opened:
-                    raise _refuse(
-                        "This PDF is password-protected, so we can't open it. "
-                        "Please upload a copy without a password."
-                    )
-            pages = len(reader.pages)
-        except DocumentRejected:
-            raise
-        except Exception as exc:
-            raise _refuse(broken) from exc
-    if pages < 1:
+    # pypdf runs in a child process with memory, CPU and time limits: a few hundred bytes of
+    # nested object streams can cost it minutes and gigabytes, which must not happen in a web
+    # request. Only the structure is read there; page content is inflated by the packet worker.
+    result = prepare.inspect_pdf(path)
+    if not result.get("ok"):
+        problem = result.get("problem")
+        if problem == "password":
+            raise _refuse(
+                "This PDF is password-protected, so we can't open it. "
+                "Please upload a copy without a password."
+            )
+        if problem == "limits":
+            raise _refuse(
+                "This PDF is too complex to check safely (it may be damaged, or built to "
+                "overload a PDF reader). Please save or print it as a new PDF and upload that."
+            )
+        if problem == "unavailable":
+            raise _refuse("We couldn't check this PDF just now; please try again in a minute.")
+        raise _refuse(broken)
+    pages = result.get("pages")
+    if not isinstance(pages, int) or pages < 1:
         raise _refuse("This PDF has no pages.")
     return DetectedDocument("application/pdf", ".pdf", pages=pages, **common)
 
@@ -231,19 +255,24 @@ def _check_image(path, fmt: str, content_type: str, ext: str, common: dict) -> D
 def _check_dicom(path, *, force: bool, common: dict) -> DetectedDocument:
     unreadable = "This DICOM file is damaged or incomplete, so it can't be read."
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), open(path, "rb") as handle:
             # Hostile or odd files make pydicom warn per element; the verdict is what matters.
             warnings.simplefilter("ignore")
             # defer_size keeps large non-pixel values on disk until (if ever) they are used.
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=force, defer_size="1 MB")
-        sop_class = str(ds.get("SOPClassUID", "") or "").strip()
-        meta = getattr(ds, "file_meta", None)
-        if not sop_class and meta is not None:
-            sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "").strip()
-        modality = str(ds.get("Modality", "") or "").strip()
-        rows, cols = ds.get("Rows"), ds.get("Columns")
-        description = str(ds.get("StudyDescription", "") or "")
-        study_date = str(ds.get("StudyDate", "") or "").strip()
+            ds = pydicom.dcmread(handle, stop_before_pixels=True, force=force, defer_size="1 MB")
+            # pydicom reads a cut-off value short without a word, so check the lengths.
+            if _dicom_truncated(ds, handle, common["size"]):
+                raise _refuse(unreadable)
+            sop_class = str(ds.get("SOPClassUID", "") or "").strip()
+            meta = getattr(ds, "file_meta", None)
+            if not sop_class and meta is not None:
+                sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "").strip()
+            modality = str(ds.get("Modality", "") or "").strip()
+            rows, cols = ds.get("Rows"), ds.get("Columns")
+            description = str(ds.get("StudyDescription", "") or "")
+            study_date = str(ds.get("StudyDate", "") or "").strip()
+    except DocumentRejected:
+        raise
     except Exception as exc:
         raise _refuse(unreadable) from exc
     # force=True will "read" almost anything, so require what every real DICOM object carries.
@@ -269,6 +298,40 @@ def _check_dicom(path, *, force: bool, common: dict) -> DetectedDocument:
     )
 
 
+def _dicom_truncated(ds, handle, size: int) -> bool:
+    """Whether any element read, or the pixel data after them, runs past the end of the file.
+
+    Must run before any value is accessed: only raw elements still carry where they were read.
+    `handle` is where stop_before_pixels left it, at the pixel data's header if there is one.
+    """
+    meta = getattr(ds, "file_meta", None)
+    elements = itertools.chain(meta.elements() if meta is not None else (), ds.elements())
+    for element in elements:
+        start, length = getattr(element, "value_tell", None), getattr(element, "length", None)
+        if start is not None and length is not None and length != UNDEFINED_LENGTH:
+            if start + length > size:
+                return True
+    header = handle.read(12)
+    if len(header) < 8:
+        return False
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    order = "<" if little is not False else ">"
+    group, element = struct.unpack(f"{order}HH", header[:4])
+    if (group << 16 | element) not in PIXEL_TAGS:
+        return False
+    if implicit is False and header[4:6] in LONG_VRS:
+        if len(header) < 12:
+            return True
+        header_size, length = 12, struct.unpack(f"{order}I", header[8:12])[0]
+    elif implicit is False:
+        header_size, length = 8, struct.unpack(f"{order}H", header[6:8])[0]
+    else:
+        header_size, length = 8, struct.unpack(f"{order}I", header[4:8])[0]
+    if length == UNDEFINED_LENGTH:
+        return False  # encapsulated (compressed) frames: the packet worker reads those
+    return handle.tell() - len(header) + header_size + length > size
+
+
 def _positive_int(value) -> int | None:
     try:
         number = int(value)
@@ -279,18 +342,38 @@ def _positive_int(value) -> int | None:
 
 def _clean_text(text: str) -> str:
     """Whitespace runs become one space; control, format (e.g. bidi override) characters go."""
-    text = unicodedata.normalize("NFC", text)
     text = re.sub(r"\s+", " ", text)
-    return "".join(ch for ch in text if not unicodedata.category(ch).startswith("C")).strip()
+    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("C"))
+    # Again after the removal, which can bring spaces together or a letter to its accent.
+    text = unicodedata.normalize("NFC", re.sub(r"\s+", " ", text))
+    return text.strip()
 
 
-def safe_display_name(name: str, *, fallback: str = "document") -> str:
-    """The original file name made safe to show and to put in Content-Disposition."""
+# What a name may end in for each detected type; anything else gets the right extension added.
+NAME_EXTENSIONS = {
+    ".pdf": (".pdf",),
+    ".jpg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    ".png": (".png",),
+    ".dcm": (".dcm", ".dicom", ""),  # a DICOM file often has no extension at all
+}
+
+
+def safe_display_name(name: str, *, fallback: str = "document", extension: str = "") -> str:
+    """The original file name made safe to show and to put in Content-Disposition.
+
+    No path (either separator), no control or format characters, no leading dots, no ".."
+    anywhere, at most DISPLAY_NAME_LIMIT characters, never empty. Given the detected type's
+    `extension` (e.g. ".pdf"), a name that claims another type ("scan.pdf.exe") gets the real
+    one added ("scan.pdf.exe.pdf"), so a downloaded copy opens in the right program.
+    """
     # Browsers on Windows have sent full paths; either separator may appear whatever the OS.
     base = re.split(r"[/\\]", name or "")[-1]
-    base = _clean_text(base).lstrip(". ").rstrip(" ")
-    if not base:
-        return fallback
+    base = re.sub(r"\.{2,}", ".", _clean_text(base)).lstrip(". ").rstrip(" ") or fallback
+    if extension:
+        allowed = NAME_EXTENSIONS.get(extension.lower(), (extension.lower(),))
+        _stem, current = os.path.splitext(base)
+        if current.lower() not in allowed:
+            base = base.rstrip(".") + extension
     if len(base) > DISPLAY_NAME_LIMIT:
         stem, ext = os.path.splitext(base)
         if not ext or len(ext) > 16:  # not a real extension; don't let it eat the name

@@ -172,7 +172,8 @@ class PatientForm(SectionForm):
 
     def clean_postcode(self):
         postcode = (self.cleaned_data.get("postcode") or "").strip()
-        if postcode and not (len(postcode) == 4 and postcode.isdigit()):
+        # isascii: str.isdigit() is also true of digits such as "³" that int() cannot read.
+        if postcode and not (len(postcode) == 4 and postcode.isascii() and postcode.isdigit()):
             raise ValidationError("A postcode is four digits, e.g. 3053.")
         return postcode
 

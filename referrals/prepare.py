@@ -12,23 +12,53 @@ Protocol: a JSON list of {"id", "path", "content_type", "out"} on stdin; a JSON 
   {"ok": true, "kind": "image", "png": path, "width": w, "height": h}
   {"ok": true, "kind": "dicom", "png": path or null, "summary": {...}, "note": str}
   {"ok": false, "note": "why it is not included"}
+
+The same child checks a PDF at upload (`inspect_pdf()`, `--inspect-pdf`), under much tighter
+limits because a web request is waiting: {"path"} in, {"ok": true, "pages": n} or
+{"ok": false, "problem": "password" | "broken" | "limits"} out.
+
+Command line: `python -m referrals.prepare --memory BYTES --cpu SECONDS [--inspect-pdf]`.
+
+The child sets its own limits first thing, before it reads a byte of the document, so the parent
+needs no preexec_fn (which is unsafe in a threaded web server) and can fork cheaply.
 """
 
+import argparse
 import json
+import logging
 import os
 import resource
 import subprocess
 import sys
 from pathlib import Path
 
+logger = logging.getLogger(__name__)
+
+MB = 1024 * 1024
 MAX_IMAGE_SIDE = 2000  # pixels: plenty for an A4 page at 200 dpi
-MEMORY_LIMIT = 1536 * 1024 * 1024
+MEMORY_LIMIT = 1536 * MB
 CPU_SECONDS = 120
+# A page's content is decoded again by the worker itself when the packet is stamped (pypdf
+# refuses more than 75 MB there); the child makes sure each page's is well under that.
+MAX_PAGE_CONTENT = 64 * MB
+# Images, fonts and forms inside a PDF are only decoded here, to prove they are not bombs that
+# would hang the IR's PDF viewer; a real scan can exceed pypdf's default 75 MB a stream.
+MAX_STREAM_DECODED = 256 * MB
+
+# Checking a PDF at upload (the web request waits): structure only, tight bounds.
+UPLOAD_MEMORY_LIMIT = 512 * MB
+UPLOAD_CPU_SECONDS = 5
+UPLOAD_TIMEOUT = 10
+# At upload pypdf inflates only cross-reference and object streams: well under a megabyte in a
+# real PDF (a cross-reference stream of a million objects is about 7 MB).
+UPLOAD_STREAM_LIMIT = 8 * MB
 
 
 def _pdf(path: str, out: str) -> dict:
-    from pypdf import PdfReader, PdfWriter
+    from pypdf import PdfReader, PdfWriter, overwrite_configuration
 
+    # Never hand a stream to an outside decoder (jbig2dec): the packet doesn't need one.
+    overwrite_configuration(jbig2dec_binary=None)
     reader = PdfReader(path, strict=False)
     if reader.is_encrypted:
         try:
@@ -39,10 +69,76 @@ def _pdf(path: str, out: str) -> dict:
     writer = PdfWriter()
     for page in reader.pages:  # touching every page makes a broken one fail here, not later
         writer.add_page(page)
+    for page in writer.pages:
+        _settle_content(page)
+    _decode_every_stream(writer)
     pdf = f"{out}.pdf"
     with open(pdf, "wb") as handle:
         writer.write(handle)
     return {"ok": True, "kind": "pdf", "pdf": pdf, "pages": len(writer.pages)}
+
+
+class TooLarge(Exception):
+    """A document that would take more memory or time than it is worth: not included."""
+
+
+def _settle_content(page) -> None:
+    """Decode the page's content here, under the child's limits, and store it again as one
+    plainly compressed stream. A nested-Flate bomb fails now, instead of inflating in the worker
+    when the packet is stamped (which decodes every page's content)."""
+    from pypdf.generic import DecodedStreamObject
+
+    contents = page.get_contents()  # decodes (pypdf stops at 75 MB a stream)
+    if contents is None:
+        return
+    data = contents.get_data()
+    if len(data) > MAX_PAGE_CONTENT:
+        raise TooLarge
+    stream = DecodedStreamObject()
+    stream.set_data(data)
+    page.replace_contents(stream.flate_encode())
+
+
+def _decode_every_stream(writer) -> None:
+    """Decode each stream the packet would carry (images, fonts, forms, annotations), one at a
+    time and without keeping the result: a decompression bomb makes the document too large
+    rather than reaching the IR's PDF viewer. Damaged streams are a viewer's everyday problem
+    and are let through; only exhausting a limit counts."""
+    from pypdf import apply_configuration
+    from pypdf.errors import LimitReachedError
+    from pypdf.filters import decode_stream_data
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
+
+    seen: set[tuple[int, int]] = set()
+    pending: list = [page.indirect_reference for page in writer.pages]
+    limits = {
+        "zlib_maximum_output_length": MAX_STREAM_DECODED,
+        "lzw_maximum_output_length": MAX_STREAM_DECODED,
+        "run_length_maximum_output_length": MAX_STREAM_DECODED,
+        "brotli_maximum_output_length": MAX_STREAM_DECODED,
+        "array_based_stream_maximum_output_length": MAX_STREAM_DECODED,
+        "stream_decoding_work_maximum_length": 2 * MAX_STREAM_DECODED,
+    }
+    with apply_configuration(**limits):
+        while pending:
+            obj = pending.pop()
+            if isinstance(obj, IndirectObject):
+                key = (obj.idnum, obj.generation)
+                if key in seen:
+                    continue
+                seen.add(key)
+                obj = obj.get_object()
+            if isinstance(obj, StreamObject):
+                try:
+                    decode_stream_data(obj)
+                except (LimitReachedError, MemoryError) as exc:
+                    raise TooLarge from exc
+                except Exception:  # noqa: S110 - damaged, not dangerous: see the docstring
+                    pass
+            if isinstance(obj, DictionaryObject):
+                pending.extend(value for key, value in obj.items() if key != "/Parent")
+            elif isinstance(obj, ArrayObject):
+                pending.extend(obj)
 
 
 def _image(path: str, out: str) -> dict:
@@ -113,40 +209,92 @@ def _prepare_one(item: dict) -> dict:
         return {"ok": False, "note": "Not a type the packet includes."}
     try:
         return handler(item["path"], item["out"])
-    except MemoryError:
+    except (MemoryError, TooLarge):
         return {"ok": False, "note": "Too large to include safely: not included."}
     except Exception as exc:
+        if type(exc).__name__ in ("LimitReachedError", "DecompressionBombError"):
+            return {"ok": False, "note": "Too large to include safely: not included."}
         return {"ok": False, "note": f"Could not be read ({type(exc).__name__}): not included."}
 
 
-def main() -> None:
-    items = json.load(sys.stdin)
-    json.dump({item["id"]: _prepare_one(item) for item in items}, sys.stdout)
+def _inspect_pdf(path: str) -> dict:
+    """The upload check of a PDF: it opens, it is not locked, its page tree can be walked.
+    Only cross-reference and object streams are inflated; page content is left to the packet."""
+    from pypdf import PasswordType, PdfReader, overwrite_configuration
+    from pypdf.errors import LimitReachedError
+
+    overwrite_configuration(
+        jbig2dec_binary=None,  # no outside decoder for a stream a hostile file labels JBIG2
+        zlib_maximum_output_length=UPLOAD_STREAM_LIMIT,
+        lzw_maximum_output_length=UPLOAD_STREAM_LIMIT,
+        run_length_maximum_output_length=UPLOAD_STREAM_LIMIT,
+        brotli_maximum_output_length=UPLOAD_STREAM_LIMIT,
+        array_based_stream_maximum_output_length=UPLOAD_STREAM_LIMIT,
+        stream_decoding_work_maximum_length=2 * UPLOAD_STREAM_LIMIT,
+    )
+    try:
+        # An open file object, not the path: given a path, pypdf reads the whole file in.
+        with open(path, "rb") as handle:
+            reader = PdfReader(handle, strict=False)
+            if reader.is_encrypted:
+                try:
+                    opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
+                except Exception:
+                    opened = False  # e.g. AES without the cryptography package
+                if not opened:
+                    return {"ok": False, "problem": "password"}
+            return {"ok": True, "pages": len(reader.pages)}
+    except (LimitReachedError, MemoryError, RecursionError):
+        return {"ok": False, "problem": "limits"}
+    except Exception as exc:
+        return {"ok": False, "problem": "broken", "error": type(exc).__name__}
+
+
+def _limit_resources(memory: int, cpu: int) -> None:
+    """Runs in the child, first thing: the document is read only after this."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m referrals.prepare")
+    parser.add_argument("--memory", type=int, required=True)
+    parser.add_argument("--cpu", type=int, required=True)
+    parser.add_argument("--inspect-pdf", action="store_true")
+    args = parser.parse_args(argv)
+    _limit_resources(args.memory, args.cpu)
+    payload = json.load(sys.stdin)
+    if args.inspect_pdf:
+        result = _inspect_pdf(payload["path"])
+    else:
+        result = {item["id"]: _prepare_one(item) for item in payload}
+    json.dump(result, sys.stdout)
 
 
 # --- the parent's side --------------------------------------------------------------------------
 
 
-def _limit_resources() -> None:  # runs in the child, before exec
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS + 5))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _run(items: list[dict], timeout: float) -> dict:
+def _run(payload, timeout: float, *, memory: int, cpu: int, options: tuple = ()):
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "referrals.prepare", "--memory", str(int(memory)),
+               "--cpu", str(int(cpu)), *options]  # fmt: skip
     completed = subprocess.run(  # noqa: S603 - our own module, arguments are fixed
-        [sys.executable, "-m", "referrals.prepare"],
-        input=json.dumps(items),
+        command,
+        input=json.dumps(payload),
         capture_output=True,
         text=True,
-        timeout=timeout,
-        preexec_fn=_limit_resources,  # noqa: PLW1509 - the worker runs no threads that matter here
+        timeout=timeout,  # on expiry the child is killed
         cwd=Path(__file__).resolve().parent.parent,
         env=env,
         check=True,
     )
     return json.loads(completed.stdout)
+
+
+def _run_items(items: list[dict], timeout: float) -> dict:
+    # The limits are read at call time so that tests (and settings) can change them.
+    return _run(items, timeout, memory=MEMORY_LIMIT, cpu=CPU_SECONDS)
 
 
 def prepare_documents(items: list[dict], *, timeout: float = 90) -> dict:
@@ -155,18 +303,47 @@ def prepare_documents(items: list[dict], *, timeout: float = 90) -> dict:
     if not items:
         return {}
     try:
-        return _run(items, timeout)
+        return _run_items(items, timeout)
     except (subprocess.SubprocessError, ValueError, OSError):
         pass
     results = {}
     for item in items:
         try:
-            results.update(_run([item], timeout / 2))
+            results.update(_run_items([item], timeout / 2))
         except subprocess.TimeoutExpired:
             results[item["id"]] = {"ok": False, "note": "Took too long to read: not included."}
         except (subprocess.SubprocessError, ValueError, OSError):
             results[item["id"]] = {"ok": False, "note": "Could not be read safely: not included."}
     return results
+
+
+def inspect_pdf(path, *, timeout: float | None = None) -> dict:
+    """Check an uploaded PDF in a child with tight limits (see `_inspect_pdf`).
+
+    Returns {"ok": True, "pages": n} or {"ok": False, "problem": ...}, where problem is
+    "password", "broken", "limits" (it needed more memory or time than a real PDF does) or
+    "unavailable" (no child could be started: the server's trouble, not the file's).
+    """
+    try:
+        return _run(
+            {"path": str(path)},
+            UPLOAD_TIMEOUT if timeout is None else timeout,
+            memory=UPLOAD_MEMORY_LIMIT,
+            cpu=UPLOAD_CPU_SECONDS,
+            options=("--inspect-pdf",),
+        )
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "problem": "limits"}
+    except subprocess.CalledProcessError as exc:
+        # Killed by a signal (SIGXCPU at the CPU limit, SIGKILL) or out of memory somewhere
+        # pypdf did not catch: the file's doing. Any other failure is ours.
+        if exc.returncode < 0 or "MemoryError" in (exc.stderr or ""):
+            return {"ok": False, "problem": "limits"}
+        logger.error("The PDF check failed to run: %s", (exc.stderr or "")[-2000:])
+        return {"ok": False, "problem": "unavailable"}
+    except (subprocess.SubprocessError, ValueError, OSError):
+        logger.exception("The PDF check could not be run")
+        return {"ok": False, "problem": "unavailable"}
 
 
 if __name__ == "__main__":

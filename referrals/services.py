@@ -156,7 +156,7 @@ def attachment_add(*, referral: Referral, kind: str, uploaded_file, by, message=
     attachment = Attachment(
         referral=referral,
         kind=kind,
-        original_name=safe_display_name(uploaded_file.name),
+        original_name=safe_display_name(uploaded_file.name, extension=detected.extension),
         content_type=detected.content_type,
         extension=detected.extension,
         size=detected.size,

@@ -87,3 +87,201 @@ def dicom_image_bytes(side=64) -> bytes:
     out = io.BytesIO()
     ds.save_as(out, enforce_file_format=True)
     return out.getvalue()
+
+
+# --- hostile files, built by hand (tests/test_hostile_files.py) ----------------------------------
+
+PDF_HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
+
+
+def pdf_stream(data: bytes, *, filters=(), extra: bytes = b"") -> bytes:
+    """A stream object's body: dictionary, then the (already encoded) data."""
+    names = b" ".join(b"/" + f.encode() for f in filters)
+    filter_entry = b" /Filter [%s]" % names if filters else b""
+    return b"<< /Length %d%s%s >>\nstream\n%s\nendstream" % (len(data), filter_entry, extra, data)
+
+
+def one_page_objects(contents: bytes = b"") -> list[bytes]:
+    """Catalog, page tree, one A4 page and its content stream: objects 1 to 4."""
+    return [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+        contents or pdf_stream(b"BT /F1 12 Tf 72 770 Td (Hello) Tj ET"),
+    ]
+
+
+def assemble_pdf(
+    objects: list[bytes],
+    *,
+    header: bytes = PDF_HEADER,
+    prev_self: bool = False,
+    after_eof: bytes = b"",
+) -> bytes:
+    """A PDF of `objects` (numbered from 1; 1 is the catalog) with a correct xref table.
+
+    prev_self: the trailer's /Prev points at its own xref table (a circular cross-reference).
+    after_eof: bytes appended after %%EOF.
+    """
+    out = bytearray(header)
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    prev = b" /Prev %d" % xref if prev_self else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        prev,
+        xref,
+    )
+    return bytes(out + after_eof)
+
+
+def deflated_zeros(megabytes: int, prefix: bytes = b"") -> bytes:
+    """A zlib stream that inflates to `prefix` then `megabytes` MB of NUL bytes, made in
+    milliseconds: after a full flush deflate repeats the same bytes for each zero megabyte."""
+    import struct
+    import zlib
+
+    compressor = zlib.compressobj(9)
+    start = compressor.compress(prefix) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(bytes(1 << 20)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    # Adler-32 of prefix + n zeros: the low sum stays, the high sum grows by n * low.
+    checksum = zlib.adler32(prefix)
+    low, high = checksum & 0xFFFF, checksum >> 16
+    high = (high + (megabytes << 20) * low) % 65521
+    final_empty_block = b"\x03\x00"
+    return start + block * megabytes + final_empty_block + struct.pack(">I", (high << 16) | low)
+
+
+def nested_flate(data: bytes, layers: int) -> bytes:
+    """Deflate already-deflated data `layers` more times."""
+    import zlib
+
+    for _ in range(layers):
+        data = zlib.compress(data, 9)
+    return data
+
+
+def flate_bomb_pdf(megabytes: int = 1024, layers: int = 3) -> bytes:
+    """One page whose content stream is Flate inside Flate inside Flate: a few KB on disk that
+    inflates to `megabytes` MB (of whitespace, to a PDF parser)."""
+    data = nested_flate(deflated_zeros(megabytes), layers - 1)
+    return assemble_pdf(one_page_objects(pdf_stream(data, filters=["FlateDecode"] * layers)))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims width x height (valid CRCs) with one tiny IDAT: nothing like
+    the pixels it claims."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def pe_stub(size: int = 1024) -> bytes:
+    """The start of a Windows program: "MZ", e_lfanew pointing at a "PE\\0\\0" header."""
+    import struct
+
+    header = bytearray(size)
+    header[:2] = b"MZ"
+    header[0x3C:0x40] = struct.pack("<I", 0x80)
+    header[0x80:0x84] = b"PE\0\0"
+    return bytes(header)
+
+
+def dicom_with_preamble(preamble: bytes) -> bytes:
+    """A real DICOM file whose 128-byte preamble is `preamble` (padded with NULs)."""
+    data = dicom_bytes()
+    return preamble[:128].ljust(128, b"\0") + data[128:]
+
+
+def object_stream_bomb_pdf(pages: int = 10, megabytes: int = 70) -> bytes:
+    """A PDF whose page objects each sit in an object stream (Flate inside Flate) that inflates
+    to `megabytes` MB: counting the pages means inflating them all. A few KB on disk; minutes
+    and gigabytes for an unbounded reader. Cross-references are a stream, as object streams need.
+    """
+    import struct
+
+    out = bytearray(PDF_HEADER)
+    entries = {}  # object number -> (type, field 2, field 3) of its cross-reference entry
+
+    def add(number: int, body: bytes) -> None:
+        entries[number] = (1, len(out), 0)
+        out.extend(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+
+    page_numbers = [3 + 2 * i for i in range(pages)]
+    kids = b" ".join(b"%d 0 R" % n for n in page_numbers)
+    add(1, b"<< /Type /Catalog /Pages 2 0 R >>")
+    add(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages))
+    for page in page_numbers:
+        index = b"%d 0 " % page
+        body = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> "
+        data = nested_flate(deflated_zeros(megabytes, prefix=index + body), 1)
+        extra = b" /Type /ObjStm /N 1 /First %d" % len(index)
+        add(page + 1, pdf_stream(data, filters=["FlateDecode"] * 2, extra=extra))
+        entries[page] = (2, page + 1, 0)
+    size = 3 + 2 * pages + 1
+    xref_offset = len(out)
+    entries[size - 1] = (1, xref_offset, 0)
+    rows = b"".join(struct.pack(">BIH", *entries.get(n, (0, 0, 0xFFFF))) for n in range(size))
+    extra = b" /Type /XRef /W [1 4 2] /Size %d /Root 1 0 R" % size
+    out.extend(b"%d 0 obj\n%s\nendobj\n" % (size - 1, pdf_stream(rows, extra=extra)))
+    out.extend(b"startxref\n%d\n%%%%EOF\n" % xref_offset)
+    return bytes(out)
+
+
+def image_bomb_pdf(megabytes: int = 1024) -> bytes:
+    """One page showing an image XObject whose data is Flate inside Flate inflating to
+    `megabytes` MB: harmless to pypdf's page handling, a hang for the PDF viewer that draws it."""
+    side = int((megabytes * (1 << 20) // 3) ** 0.5)
+    image = pdf_stream(
+        nested_flate(deflated_zeros(megabytes), 1),
+        filters=["FlateDecode", "FlateDecode"],
+        extra=b" /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB"
+        b" /BitsPerComponent 8" % (side, side),
+    )
+    return assemble_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /XObject << /Im1 5 0 R >> >> >>",
+            pdf_stream(b"q 595 0 0 842 0 0 cm /Im1 Do Q"),
+            image,
+        ]
+    )
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real small JPEG whose frame header (SOF0) is edited to claim width x height."""
+    import struct
+
+    data = bytearray(image_bytes("JPEG", size=(16, 16)))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
