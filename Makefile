@@ -63,6 +63,11 @@ test: lint security
 	$(BIN)/python manage.py check
 	$(BIN)/pytest
 
+# Benchmarks (issue 8): seeds the PostgreSQL database `bench` on 127.0.0.1 with BENCH_N referrals
+# (default 100 000), serves with gunicorn, measures, writes bench/RESULTS.md. About 6 minutes.
+bench: setup
+	$(BIN)/python bench/run.py
+
 # Re-pin every transitive dependency after changing pyproject.toml.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
