@@ -191,10 +191,21 @@ class Referral(models.Model):
             models.Index(fields=["referrer", "-updated_at"], name="referral_dashboard_idx"),
             # Duplicate check: WHERE medicare_number = ? AND status IN (open statuses).
             models.Index(fields=["medicare_number", "status"], name="referral_medicare_idx"),
-            # The triage queue: WHERE status IN (...) ORDER BY pain_onset, submitted_at.
+            # The triage queue for one status: WHERE status = ? ORDER BY pain_onset, submitted_at.
             models.Index(
                 fields=["status", "pain_onset", "submitted_at"], name="referral_queue_idx"
             ),
+            # The default queue (every open status): WHERE status IN (open) ORDER BY pain_onset,
+            # submitted_at, id. A partial index gives that order without a sort of all rows.
+            models.Index(
+                fields=["pain_onset", "submitted_at", "id"],
+                condition=Q(
+                    status__in=["submitted", "info_requested", "accepted", "approved", "booked"]
+                ),
+                name="referral_open_queue_idx",
+            ),
+            # The queue filtered by status and outcome (and its count).
+            models.Index(fields=["status", "eligibility_outcome"], name="referral_outcome_idx"),
             # "My reviews": WHERE assigned_radiologist_id = ? AND status IN (...).
             models.Index(fields=["assigned_radiologist", "status"], name="referral_reviews_idx"),
             # Duplicate check by name and birth date.

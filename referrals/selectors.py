@@ -41,6 +41,8 @@ def _search(queryset, q: str):
         return queryset.filter(reference__istartswith=q)
     digits = q.replace(" ", "")
     if digits.isdigit():
+        if len(digits) == 10:  # a whole card number: an equality the index serves
+            return queryset.filter(medicare_number=digits)
         return queryset.filter(medicare_number__startswith=digits)
     for word in q.split():
         queryset = queryset.filter(
