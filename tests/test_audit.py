@@ -359,3 +359,30 @@ def test_the_audit_page_takes_the_same_queries_for_3_and_30_events(client, admin
     # the paginator, one page of events with their actors; then the session is saved (idle
     # timeout): savepoint, update, release.
     assert with_3 == with_30 == 9
+
+
+def test_each_view_and_download_writes_exactly_one_event(
+    client, referrer, admin_user, private_media
+):
+    from django.urls import reverse
+
+    from referrals import services
+    from tests.test_packets import DOCUMENTS, referral_with_documents
+
+    referral = referral_with_documents(referrer, documents=DOCUMENTS[:1])
+    packet = services.packet_render(packet_id=referral.packets.get().pk)
+    attachment = referral.attachments.get()
+    client.force_login(admin_user)
+
+    def count(action):
+        return AuditEvent.objects.filter(action=action, referral=referral, actor=admin_user).count()
+
+    client.get(reverse("referral_detail", args=[referral.uuid]))
+    assert count(Action.REFERRAL_VIEWED) == 1
+    client.get(reverse("attachment_download", args=[referral.uuid, attachment.uuid]))
+    assert count(Action.DOCUMENT_DOWNLOADED) == 1
+    event = AuditEvent.objects.get(action=Action.DOCUMENT_DOWNLOADED, referral=referral)
+    assert event.object_repr == attachment.original_name and event.ip_address == "127.0.0.1"
+    client.get(reverse("packet_download", args=[referral.uuid, packet.uuid]))
+    client.get(reverse("packet_inline", args=[referral.uuid, packet.uuid]))
+    assert count(Action.PACKET_DOWNLOADED) == 2
