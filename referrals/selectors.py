@@ -51,6 +51,18 @@ def _search(queryset, q: str):
     return queryset
 
 
+QUEUE_DEFERRED = (
+    "eligibility",
+    "draft_data",
+    "history",
+    "current_analgesia",
+    "allergies",
+    "osteoporosis_treatment",
+    "outside_criteria_reason",
+    "decline_note",
+)
+
+
 def triage_queue(*, status="", outcome="", site=None, radiologist=None, q=""):
     """Referrals for the admins, the window closing soonest first, then the oldest received.
 
@@ -74,7 +86,9 @@ def triage_queue(*, status="", outcome="", site=None, radiologist=None, q=""):
         queryset = queryset.filter(assigned_radiologist=radiologist)
     queryset = _search(queryset, q)
     return (
-        queryset.select_related("assigned_radiologist", "preferred_site")
+        # The queue shows a few columns: leave the large text and JSON fields in the database.
+        queryset.defer(*QUEUE_DEFERRED)
+        .select_related("assigned_radiologist", "preferred_site")
         .annotate(packet_status=_latest_packet_status())
         .order_by(
             F("pain_onset").asc(nulls_last=True), F("submitted_at").asc(nulls_last=True), "id"

@@ -45,10 +45,17 @@ def _queue(request):
 
 
 def _annotate_urgency(referrals, today):
+    """Per-row values computed once here, so the table renders without a template per row."""
+    from referrals.templatetags.referral_tags import OUTCOME, STATUS_CLASS
+
     for referral in referrals:
         closes = referral.window_closes_on
         referral.days_left = (closes - today).days if closes else None
         referral.age = referral.patient_age(today)
+        referral.outcome_colour, referral.outcome_label = OUTCOME.get(
+            referral.eligibility_outcome, ("secondary", "Not assessed")
+        )
+        referral.status_colour = STATUS_CLASS.get(referral.status, "secondary")
 
 
 @role_required(ADMIN)
