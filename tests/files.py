@@ -27,7 +27,8 @@ def image_bytes(fmt, size=(64, 48)):
     return out.getvalue()
 
 
-def dicom_bytes(preamble=True):
+def mr_dataset(*, study_date: str, description: str) -> Dataset:
+    """A minimal MR image dataset with its file meta; callers add sizes and pixel data."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -37,8 +38,13 @@ def dicom_bytes(preamble=True):
     ds.SOPClassUID = MR_IMAGE_STORAGE
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.Modality = "MR"
-    ds.StudyDate = "20240115"
-    ds.StudyDescription = "MRI LUMBAR SPINE"
+    ds.StudyDate = study_date
+    ds.StudyDescription = description
+    return ds
+
+
+def dicom_bytes(preamble=True):
+    ds = mr_dataset(study_date="20240115", description="MRI LUMBAR SPINE")
     ds.Rows = 256
     ds.Columns = 192
     out = io.BytesIO()
@@ -62,17 +68,7 @@ def noisy_pdf_bytes(side=700) -> bytes:
 
 def dicom_image_bytes(side=64) -> bytes:
     """A DICOM MR image with real 16-bit pixel data (a gradient), for the packet's frame."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = MR_IMAGE_STORAGE
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "MR"
-    ds.StudyDate = "20261120"
-    ds.StudyDescription = "MRI THORACOLUMBAR SPINE"
+    ds = mr_dataset(study_date="20261120", description="MRI THORACOLUMBAR SPINE")
     ds.Rows = side
     ds.Columns = side
     ds.SamplesPerPixel = 1

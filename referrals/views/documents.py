@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
@@ -12,6 +11,7 @@ from referrals import services
 from referrals.access import referral_for_user
 from referrals.documents import DocumentRejected
 from referrals.forms import AttachmentForm
+from referrals.views import private_file_response
 from referrals.views.intake import _documents_section, render_detail
 
 
@@ -73,12 +73,6 @@ def attachment_download(request, referral_uuid, attachment_uuid):
         referral=referral,
         object_repr=attachment.original_name,
     )
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type=attachment.content_type,
+    return private_file_response(
+        attachment.file, filename=attachment.original_name, content_type=attachment.content_type
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response

@@ -12,6 +12,7 @@ from portal.roles import ADMIN, role_required
 from referrals import services
 from referrals.access import referral_for_user
 from referrals.models import Packet
+from referrals.views import private_file_response
 
 
 def _packet(request, referral_uuid, packet_uuid) -> Packet:
@@ -30,15 +31,12 @@ def _serve(request, packet: Packet, *, inline: bool) -> FileResponse:
         object_repr=f"packet v{packet.version}",
         detail="viewed inline" if inline else "downloaded",
     )
-    response = FileResponse(
-        packet.file.open("rb"),
-        as_attachment=not inline,
+    return private_file_response(
+        packet.file,
         filename=f"{packet.referral.reference}-packet-v{packet.version}.pdf",
         content_type="application/pdf",
+        inline=inline,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 @xframe_options_sameorigin  # the review page shows it in a frame beside the decision form
