@@ -51,15 +51,23 @@ def _search(queryset, q: str):
     return queryset
 
 
-QUEUE_DEFERRED = (
-    "eligibility",
-    "draft_data",
-    "history",
-    "current_analgesia",
-    "allergies",
-    "osteoporosis_treatment",
-    "outside_criteria_reason",
-    "decline_note",
+# What the queue and its CSV show: only these columns are read (no JSON decoded, no free text
+# loaded), and the IR's name is joined in.
+QUEUE_COLUMNS = (
+    "uuid",
+    "reference",
+    "status",
+    "patient_given_name",
+    "patient_family_name",
+    "patient_dob",
+    "levels",
+    "eligibility_outcome",
+    "pain_onset",
+    "submitted_at",
+    "possible_duplicate",
+    "assigned_radiologist__first_name",
+    "assigned_radiologist__last_name",
+    "assigned_radiologist__email",
 )
 
 
@@ -67,7 +75,7 @@ def triage_queue(*, status="", outcome="", site=None, radiologist=None, q=""):
     """Referrals for the admins, the window closing soonest first, then the oldest received.
 
     Index referral_queue_idx serves the default filter and order. One query for the page (the
-    latest packet's status comes from a subquery, the IR and site from joins).
+    latest packet's status comes from a subquery, the IR from a join).
     """
     from django.db.models import F
 
@@ -86,9 +94,8 @@ def triage_queue(*, status="", outcome="", site=None, radiologist=None, q=""):
         queryset = queryset.filter(assigned_radiologist=radiologist)
     queryset = _search(queryset, q)
     return (
-        # The queue shows a few columns: leave the large text and JSON fields in the database.
-        queryset.defer(*QUEUE_DEFERRED)
-        .select_related("assigned_radiologist", "preferred_site")
+        queryset.select_related("assigned_radiologist")
+        .only(*QUEUE_COLUMNS)
         .annotate(packet_status=_latest_packet_status())
         .order_by(
             F("pain_onset").asc(nulls_last=True), F("submitted_at").asc(nulls_last=True), "id"

@@ -270,6 +270,58 @@ def test_each_filter_and_search(client, admin_user, referrer, radiologist, site)
     assert queue_refs(client, q=b.reference.lower()) == [b.reference]
 
 
+def test_the_filter_bar_keeps_what_was_chosen_and_escapes_the_search(
+    client, admin_user, radiologist, site
+):
+    client.force_login(admin_user)
+    html = client.get(
+        reverse("triage_queue"),
+        {"q": '"><script>x</script>', "outcome": "eligible", "site": site.pk},
+    ).content.decode()
+    assert 'value="&quot;&gt;&lt;script&gt;x&lt;/script&gt;"' in html
+    assert "<script>x" not in html
+    assert '<option value="eligible" selected>Meets the criteria</option>' in html
+    assert f'<option value="{site.pk}" selected>{site.name}</option>' in html
+    assert f'<option value="{radiologist.pk}">{radiologist.get_full_name()}</option>' in html
+    assert "Nothing matches these filters." in html
+
+
+def test_a_bad_filter_value_is_named_and_the_open_queue_shown(client, admin_user, referrer):
+    r = make_referral(referrer, status="submitted")
+    client.force_login(admin_user)
+    response = client.get(reverse("triage_queue"), {"status": "lost", "site": "x"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    invalid = 'id="id_status" class="form-select is-invalid" aria-describedby="id_status_error"'
+    assert invalid in html
+    assert "Select a valid choice. lost is not one of the available choices." in html
+    assert 'id="id_site_error" class="invalid-feedback">Select a valid choice.' in html
+    assert queue_refs(client, status="lost") == [r.reference]
+
+
+def test_the_name_search_is_served_by_a_trigram_index_on_postgresql(db):
+    """icontains is UPPER(name) LIKE '%WORD%'; only a trigram index on the same expression
+    serves it (migration 0006). SQLite, the embedded mode, gets no such index."""
+    from django.db import connection
+
+    from referrals.selectors import triage_queue
+
+    queryset = triage_queue(q="quill", status="all")  # no status index to choose instead
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # An empty table is cheapest read whole, or along the queue's own index.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            sql, params = queryset.query.sql_with_params()
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "referral_family_name_trgm_idx" in plan, plan
+            assert "referral_given_name_trgm_idx" in plan
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE name LIKE '%trgm%'")
+            assert cursor.fetchall() == []
+
+
 def test_the_queue_pages_at_50(client, admin_user, referrer):
     for _ in range(52):
         make_referral(referrer, status="submitted")
@@ -298,7 +350,7 @@ def test_the_queue_takes_the_same_queries_for_5_and_50_rows(
     few = queue_queries(client)
     for _ in range(45):
         make_referral(referrer, status="submitted")
-    # session, user, roles, count, the page (IR and site joined, packet status a subquery),
+    # session, user, roles, count, the page (IR joined, packet status a subquery),
     # the filter form's sites and IRs, and the session's savepoint, update and release.
     assert queue_queries(client) == few
 
