@@ -1,10 +1,13 @@
 """Time the packet of one referral, in a process of its own (as a worker's would be).
 
+`--mode prepare`: referrals.parts.attachments_prepare, once: what the worker does for each
+document soon after it is uploaded (task referrals.prepare_attachment), so that packets need not.
+Its time and memory are reported beside the packet's, not inside it.
 `--mode build`: referrals.packets.build_packet, as the worker's task calls it.
 `--mode baseline`: WeasyPrint alone rendering the same summary HTML, plus pypdf concatenating
 the summary and the same PDFs. One untimed run first (imports, fonts, caches), then `--runs`
 timed ones. Prints JSON: the seconds of each run, the peak memory (VmHWM) of this process over
-all runs and of its largest child (build_packet prepares documents in a child process), and this
+all runs and of its largest child (preparing documents reads them in a child process), and this
 process's RSS after the untimed run and after each timed one (a long-lived worker keeps it).
 
 A child's peak is sampled from /proc every 10 ms while it runs: getrusage(RUSAGE_CHILDREN)
@@ -32,6 +35,20 @@ def _referral(referral_id: int):
     )
 
 
+def prepare(referral_id: int) -> int:
+    """Every document's packet part, made afresh; returns how many were made."""
+    from referrals.models import Attachment
+    from referrals.parts import attachments_prepare
+
+    referral = _referral(referral_id)
+    Attachment.objects.filter(referral=referral).update(
+        part_status=Attachment.PartStatus.PENDING, part="", part_pages=None, part_note=""
+    )
+    attachments = list(referral.attachments.filter(replaced_by__isnull=True))
+    attachments_prepare(attachments)
+    return sum(a.part_status == Attachment.PartStatus.READY for a in attachments)
+
+
 def build(referral_id: int, output: Path) -> None:
     from referrals.packets import build_packet
 
@@ -42,17 +59,12 @@ def summary_html(referral_id: int) -> tuple[str, list[str]]:
     """The summary as build_packet renders it (same template and context), and the PDFs."""
     from django.template.loader import render_to_string
 
-    from referrals.packets import PreparedDocument, packet_context
+    from referrals.packets import packet_context
 
     context = packet_context(_referral(referral_id))
     context["version"] = 1
-    docs = []
-    for attachment in context["attachments"]:
-        is_pdf = attachment.content_type == "application/pdf"
-        result = {"ok": True, "kind": "pdf" if is_pdf else "image"}
-        docs.append(PreparedDocument(attachment, result, pages=attachment.pages or 1))
     pdfs = [a.file.path for a in context["attachments"] if a.content_type == "application/pdf"]
-    return render_to_string("packets/summary.html", {**context, "docs": docs}), pdfs
+    return render_to_string("packets/summary.html", context), pdfs
 
 
 def baseline(html: str, pdfs: list[str], output: Path) -> None:
@@ -103,11 +115,23 @@ class ChildPeaks(threading.Thread):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.packet_probe")
-    parser.add_argument("--mode", choices=["build", "baseline"], required=True)
+    parser.add_argument("--mode", choices=["prepare", "build", "baseline"], required=True)
     parser.add_argument("--referral", type=int, required=True)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     django.setup()
+    if args.mode == "prepare":
+        children = ChildPeaks()
+        children.start()
+        started = time.perf_counter()
+        made = prepare(args.referral)
+        seconds = time.perf_counter() - started
+        children.stopping.set()
+        children.join(timeout=5)
+        print(json.dumps({"mode": "prepare", "seconds": [seconds], "parts": made,
+                          "peak_self_kb": _status_kb(os.getpid()),
+                          "peak_child_kb": children.peak_kb}))  # fmt: skip
+        return
     with tempfile.TemporaryDirectory(prefix="bench-packet-") as tmp:
         output = Path(tmp) / "packet.pdf"
         if args.mode == "build":

@@ -303,11 +303,14 @@ def measure_rules(pool: list[dict]) -> dict:
 
 
 def measure_packet(env: dict, referral_id: int) -> dict:
+    """The documents' parts first (the worker makes them at upload), then the baseline and the
+    packet, each in a process of its own."""
     results = {}
-    for mode in ("baseline", "build"):
+    for mode in ("prepare", "baseline", "build"):
+        runs = 1 if mode == "prepare" else PACKET_RUNS
         out = run_step(
             [PY, "-m", "bench.packet_probe", "--mode", mode, "--referral", str(referral_id),
-             "--runs", str(PACKET_RUNS)], env, 600, f"packet: {mode} ({PACKET_RUNS} runs)",
+             "--runs", str(runs)], env, 600, f"packet: {mode} ({runs} runs)",
         )  # fmt: skip
         results[mode] = json.loads(out.strip().splitlines()[-1])
     return results
@@ -714,13 +717,17 @@ def write_results(state: dict) -> None:
             misses.append(("packet_memory", "Packet worker memory", f"{peak:.0f} MB"))
         docs = ", ".join(f"{name} ({size / 1024:,.0f} KB)"
                          for _kind, name, size in state["seed"]["packet_documents"])  # fmt: skip
+        prep = packet.get("prepare")
         lines += [
             "## Packet of a standard referral",
             "",
             f"Documents: {docs}. `build_packet` in a process of its own (as the worker runs "
             "it), against WeasyPrint alone rendering the same summary HTML plus pypdf "
             f"concatenating it with the same three PDFs. One untimed run, then {len(b['seconds'])} "
-            "timed runs each.",
+            "timed runs each. Each document's packet part (a PDF checked and rewritten, a photo "
+            "or DICOM frame on a page of its own) is made once, by the worker soon after the "
+            "upload, and every packet version appends the parts as they are; so the parts are "
+            "made first, in a process of their own, and measured on their own line below.",
             "",
             "| measure | build_packet | baseline | ratio | target | result |",
             "| --- | ---: | ---: | ---: | --- | --- |",
@@ -733,9 +740,18 @@ def write_results(state: dict) -> None:
             "",
             "The process's RSS after the untimed run and after each timed one, MB: "
             + ", ".join(f"{kb / 1024:.0f}" for kb in b.get("rss_after_runs_kb", []))
-            + " (a worker process that lives on keeps what it grew to).",
+            + " (a worker process that lives on keeps what it grew to; the worker replaces a "
+            "process past CELERY_WORKER_MAX_MEMORY_PER_CHILD after its task).",
             "",
         ]
+        if prep:
+            lines += [
+                f"Making the {prep['parts']} documents' parts, once (not part of the packet's "
+                f"time): {prep['seconds'][0]:.2f} s; peak memory, MB: the process "
+                f"{prep['peak_self_kb'] / 1024:.0f} + its largest child "
+                f"{prep['peak_child_kb'] / 1024:.0f}.",
+                "",
+            ]
     mixed = state.get("mixed")
     if mixed:
         results = mixed["results"]

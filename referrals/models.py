@@ -341,6 +341,22 @@ class Attachment(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaces"
     )
 
+    class PartStatus(models.TextChoices):
+        PENDING = "pending", "Not prepared yet"
+        READY = "ready", "Ready"
+        LEFT_OUT = "left_out", "Left out of the packet"
+
+    # The packet part: this document made once into the PDF pages every packet version appends
+    # as they are (a PDF rewritten and checked, an image or DICOM frame on a page of its own),
+    # by the worker soon after upload, or by the first packet that needs it (referrals/parts.py).
+    # A document that cannot be included safely is LEFT_OUT, with the reason in part_note.
+    part_status = models.CharField(
+        max_length=10, choices=PartStatus.choices, default=PartStatus.PENDING
+    )
+    part = models.FileField(max_length=200, blank=True)
+    part_pages = models.PositiveIntegerField(null=True, blank=True)
+    part_note = models.CharField(max_length=300, blank=True)
+
     class Meta:
         ordering = ["uploaded_at", "id"]
 

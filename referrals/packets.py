@@ -1,63 +1,73 @@
 """The referral packet: one PDF an IR reads instead of a web page. A plain function of the
 referral, testable without Celery; referrals/tasks.py calls it.
 
-Assembly: a WeasyPrint summary, then each document in upload order (PDFs appended with a
-bookmark, images and DICOM summaries on pages of their own), then the reference and "page x of
-y" stamped on every page, appended ones included.
+Assembly: a WeasyPrint summary, then each document's packet part in upload order, each with a
+bookmark (referrals/parts.py made the parts once, when the documents were uploaded; any still
+pending is made here), then the reference and "page x of y" stamped on every page, appended
+ones included. Only the summary is rendered per version: the rest is pypdf copying pages.
 """
 
-import base64
 import hashlib
 import mimetypes
-import shutil
-import tempfile
-from dataclasses import dataclass
+from contextlib import ExitStack
+from io import BytesIO
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils import timezone
-from pypdf import PdfReader, PdfWriter, Transformation
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from referrals.models import Attachment, Referral
-from referrals.prepare import prepare_documents
+from referrals.parts import attachments_prepare
 
 STATIC_SCHEME = "portal-static:"
 
 
 class PacketURLFetcher(URLFetcher):
-    """Lets WeasyPrint read only data: URIs and the portal's own static files.
+    """Lets WeasyPrint read only data: URIs, the portal's own static files, and the files this
+    one render was given by exact URL (a document's re-encoded image, for its part).
 
     Anything else (file:, http:, a relative path) is refused, so no text in a referral can make
     the renderer read a local file or reach the network.
     """
 
+    FILE_SCHEME = "packet-file:"
+
+    def __init__(self, *args, files: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.files = dict(files or {})
+
     def fetch(self, url, headers=None):
         if url.startswith("data:"):
             return super().fetch(url, headers)
+        if url in self.files:
+            return self._file(url, self.files[url])
         if url.startswith(STATIC_SCHEME):
             relative = url.removeprefix(STATIC_SCHEME).lstrip("/")
             path = finders.find(relative) if ".." not in relative.split("/") else None
             if path:
-                content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-                with open(path, "rb") as handle:
-                    body = handle.read()
-                return URLFetcherResponse(url, body, {"Content-Type": content_type})
+                return self._file(url, path)
         raise ValueError(f"The packet renderer does not fetch {url[:80]!r}")
+
+    @staticmethod
+    def _file(url: str, path: str) -> URLFetcherResponse:
+        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        with open(path, "rb") as handle:
+            body = handle.read()
+        return URLFetcherResponse(url, body, {"Content-Type": content_type})
+
+
+def render_document(html: str, *, files: dict[str, str] | None = None):
+    """Lay out `html` with the packet's fetcher; a WeasyPrint Document (pages, write_pdf)."""
+    return HTML(string=html, url_fetcher=PacketURLFetcher(files=files), base_url=None).render()
 
 
 def render_html(html: str) -> bytes:
-    return HTML(string=html, url_fetcher=PacketURLFetcher(), base_url=None).write_pdf()
-
-
-@dataclass
-class PreparedDocument:
-    attachment: Attachment
-    result: dict
-    pages: int = 0  # pages this document takes in the packet
-    note: str = ""
+    return render_document(html).write_pdf()
 
 
 def packet_context(referral: Referral) -> dict:
@@ -81,11 +91,6 @@ def packet_context(referral: Referral) -> dict:
     }
 
 
-def _data_uri(path: str) -> str:
-    with open(path, "rb") as handle:
-        return "data:image/png;base64," + base64.b64encode(handle.read()).decode("ascii")
-
-
 def build_packet(referral: Referral, output: Path, *, version: int | None = None) -> dict:
     """Render the packet for `referral` to `output`. Returns {"pages", "sha256", "size"}.
 
@@ -94,88 +99,118 @@ def build_packet(referral: Referral, output: Path, *, version: int | None = None
     """
     context = packet_context(referral)
     context["version"] = version
-    workdir = Path(tempfile.mkdtemp(prefix="packet-"))
-    try:
-        items = [
-            {
-                "id": str(a.uuid),
-                "path": a.file.path,
-                "content_type": a.content_type,
-                "out": str(workdir / a.uuid.hex),
-            }
-            for a in context["attachments"]
-        ]
-        results = prepare_documents(items)
-        prepared = []
-        for attachment in context["attachments"]:
-            result = results.get(str(attachment.uuid), {"ok": False, "note": "Not prepared."})
-            doc = PreparedDocument(attachment, result, note=result.get("note", ""))
-            if result.get("ok"):
-                doc.pages = result["pages"] if result["kind"] == "pdf" else 1
-            prepared.append(doc)
-
-        # Pages for images and DICOM summaries, all in one WeasyPrint run.
-        picture_docs = [d for d in prepared if d.result.get("ok") and d.result["kind"] != "pdf"]
-        for doc in picture_docs:
-            png = doc.result.get("png")
-            doc.image_uri = _data_uri(png) if png else None
-        pictures = None
-        if picture_docs:
-            html = render_to_string("packets/pictures.html", {**context, "docs": picture_docs})
-            pictures = PdfReader(_write(workdir / "pictures.pdf", render_html(html)))
-
-        # The summary's document index needs each document's pages, so it is rendered last of
-        # the content but placed first.
-        summary_html = render_to_string("packets/summary.html", {**context, "docs": prepared})
-        summary = PdfReader(_write(workdir / "summary.pdf", render_html(summary_html)))
-
-        writer = PdfWriter()
-        writer.append(summary, outline_item="Referral summary")
-        picture_index = 0
-        for doc in prepared:
-            title = f"{doc.attachment.get_kind_display()}: {doc.attachment.original_name}"
-            if not doc.result.get("ok"):
+    attachments = context["attachments"]
+    attachments_prepare(attachments)  # only those not prepared yet: usually none
+    summary = PdfReader(BytesIO(render_html(render_to_string("packets/summary.html", context))))
+    writer = PdfWriter()
+    writer.append(summary, outline_item="Referral summary")
+    with ExitStack() as files:
+        for attachment in attachments:
+            if attachment.part_status != Attachment.PartStatus.READY:
                 continue
-            if doc.result["kind"] == "pdf":
-                writer.append(doc.result["pdf"], outline_item=title)
-            else:
-                writer.append(pictures, pages=(picture_index, picture_index + 1),
-                              outline_item=title)  # fmt: skip
-                picture_index += 1
-
-        _stamp(writer, referral.reference, workdir)
+            part = files.enter_context(attachment.part.open("rb"))
+            writer.append(
+                PdfReader(part),
+                outline_item=f"{attachment.get_kind_display()}: {attachment.original_name}",
+            )
+        _stamp(writer, referral.reference)
         writer.add_metadata(
             {"/Title": f"Referral packet {referral.reference}", "/Producer": "Referral portal"}
         )
         with open(output, "wb") as handle:
             writer.write(handle)
-        return {
-            "pages": len(writer.pages),
-            "sha256": _sha256(output),
-            "size": output.stat().st_size,
-            "summary_pages": len(summary.pages),
-        }
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "pages": len(writer.pages),
+        "sha256": _sha256(output),
+        "size": output.stat().st_size,
+        "summary_pages": len(summary.pages),
+    }
 
 
-def _stamp(writer: PdfWriter, reference: str, workdir: Path) -> None:
-    """The reference and "page x of y" at the foot of every page, appended ones included."""
+# The stamp is drawn straight into each page's content in Helvetica, one of the PDF's standard
+# fonts (every viewer has it, nothing is embedded). Its advance widths, in thousandths of the
+# font size, for the characters of "Page N of M", so the page number can be set flush right.
+STAMP_FONT_SIZE = 7
+STAMP_MARGIN = 42.52  # 15 mm in points, from the left and right edges
+STAMP_BASELINE = 17.0  # 6 mm in points, from the bottom edge
+HELVETICA_WIDTHS = {" ": 278, "P": 667, "a": 556, "g": 556, "e": 556, "o": 556, "f": 278,
+                    **dict.fromkeys("0123456789", 556)}  # fmt: skip
+STAMP_FONT = "/PortalStamp"
+
+
+def _stamp(writer: PdfWriter, reference: str) -> None:
+    """The reference and "page x of y" at the foot of every page, appended ones included.
+
+    Each page's own content is wrapped in q ... Q (so whatever state it leaves does not move
+    the stamp), and the stamp is drawn upright at the bottom of the page as it is shown, whatever
+    its size and /Rotate. Nothing on the page is decoded or rewritten.
+    """
     total = len(writer.pages)
-    html = render_to_string("packets/stamps.html", {"reference": reference, "total": total,
-                                                     "numbers": range(1, total + 1)})  # fmt: skip
-    stamps = PdfReader(_write(workdir / "stamps.pdf", render_html(html)))
-    for page, stamp in zip(writer.pages, stamps.pages, strict=True):
-        box = page.mediabox
-        # Stamps are A4; sit each one on its page's bottom-left corner, whatever its size.
-        page.merge_transformed_page(
-            stamp, Transformation().translate(float(box.left), float(box.bottom))
+    # PdfWriter._add_object is how pypdf itself adds an indirect object (streams must be one).
+    font = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+                NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+            }
         )
+    )
+    save = _content(writer, b"q\n")
+    reference_text = _pdf_string(f"Referral {reference}")
+    for number, page in enumerate(writer.pages, start=1):
+        matrix, width = _upright(page)
+        label = f"Page {number} of {total}"
+        label_width = sum(HELVETICA_WIDTHS[c] for c in label) * STAMP_FONT_SIZE / 1000
+        ops = (
+            f"Q q {' '.join(f'{v:.4f}' for v in matrix)} cm "
+            f"BT {STAMP_FONT} {STAMP_FONT_SIZE} Tf 0.2 g "
+            f"{STAMP_MARGIN:.2f} {STAMP_BASELINE:.2f} Td {reference_text} Tj "
+            f"{width - 2 * STAMP_MARGIN - label_width:.2f} 0 Td {_pdf_string(label)} Tj ET Q\n"
+        )
+        contents = page.get("/Contents")
+        own = []
+        if contents is not None:
+            resolved = contents.get_object()
+            own = list(resolved) if isinstance(resolved, ArrayObject) else [contents]
+        stamp = _content(writer, ops.encode("ascii"))
+        page[NameObject("/Contents")] = ArrayObject([save, *own, stamp])
+        resources = page.get("/Resources")
+        if resources is None:
+            resources = page[NameObject("/Resources")] = DictionaryObject()
+        resources = resources.get_object()
+        fonts = resources.get("/Font")
+        if fonts is None:
+            fonts = resources[NameObject("/Font")] = DictionaryObject()
+        fonts.get_object()[NameObject(STAMP_FONT)] = font
 
 
-def _write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
+def _upright(page) -> tuple[tuple[float, ...], float]:
+    """The matrix that puts (0, 0) at the bottom-left corner of the page as shown, x along its
+    bottom edge, and that edge's length. /Rotate turns the shown page clockwise."""
+    box = page.mediabox
+    left, bottom, right, top = (float(v) for v in (box.left, box.bottom, box.right, box.top))
+    rotation = page.rotation % 360
+    if rotation == 90:
+        return (0, 1, -1, 0, right, bottom), top - bottom
+    if rotation == 180:
+        return (-1, 0, 0, -1, right, top), right - left
+    if rotation == 270:
+        return (0, -1, 1, 0, left, top), top - bottom
+    return (1, 0, 0, 1, left, bottom), right - left
+
+
+def _pdf_string(text: str) -> str:
+    """A PDF literal string of printable ASCII (a reference is; anything else becomes ?)."""
+    printable = "".join(c if " " <= c <= "~" else "?" for c in text)
+    return "(" + printable.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+
+def _content(writer: PdfWriter, data: bytes):
+    stream = DecodedStreamObject()
+    stream.set_data(data)
+    return writer._add_object(stream)
 
 
 def _sha256(path: Path) -> str:

@@ -4,14 +4,18 @@ Uploaded files are hostile until proven otherwise: a PDF with a decompression bo
 circular cross-reference, or an image that decodes to gigabytes, must not hang or exhaust the
 packet worker. So the parsing happens here, in `python -m referrals.prepare`, run by
 `prepare_documents()` under an address-space limit, a CPU limit and a wall-clock timeout. The
-parent only ever reads what this process wrote: rewritten PDFs and PNGs of bounded size.
+parent only ever reads what this process wrote: rewritten PDFs, and images of bounded size
+re-encoded from their pixels (a JPEG as a JPEG, which WeasyPrint embeds as it is; a PNG or a
+DICOM frame as a PNG), so nothing but pixels survives from an uploaded image.
 
 Protocol: a JSON list of {"id", "path", "content_type", "out"} on stdin; a JSON object
 {id: result} on stdout, where result is one of
   {"ok": true, "kind": "pdf", "pdf": path, "pages": n}
-  {"ok": true, "kind": "image", "png": path, "width": w, "height": h}
-  {"ok": true, "kind": "dicom", "png": path or null, "summary": {...}, "note": str}
+  {"ok": true, "kind": "image", "image": path, "width": w, "height": h}
+  {"ok": true, "kind": "dicom", "image": path or null, "summary": {...}, "note": str}
   {"ok": false, "note": "why it is not included"}
+
+referrals/parts.py turns each result into the document's packet part, once per document.
 
 The same child checks a PDF at upload (`inspect_pdf()`, `--inspect-pdf`), under much tighter
 limits because a web request is waiting: {"path"} in, {"ok": true, "pages": n} or
@@ -141,17 +145,27 @@ def _decode_every_stream(writer) -> None:
                 pending.extend(obj)
 
 
+JPEG_QUALITY = 90
+
+
 def _image(path: str, out: str) -> dict:
     from PIL import Image, ImageFile, ImageOps
 
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     with Image.open(path) as img:
+        photo = img.format == "JPEG"
         img = ImageOps.exif_transpose(img)
         img.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))
         img = img.convert("RGB") if img.mode not in ("RGB", "L") else img
-        png = f"{out}.png"
-        img.save(png, format="PNG")
-        return {"ok": True, "kind": "image", "png": png, "width": img.width, "height": img.height}
+        # A photo stays a JPEG (a PNG of one is several times the size, and WeasyPrint embeds a
+        # JPEG without decoding it); a PNG (a screenshot, a scanned form) stays lossless.
+        image = f"{out}.jpg" if photo else f"{out}.png"
+        if photo:
+            img.save(image, format="JPEG", quality=JPEG_QUALITY)
+        else:
+            img.save(image, format="PNG")
+        return {"ok": True, "kind": "image", "image": image, "width": img.width,
+                "height": img.height}  # fmt: skip
 
 
 def _dicom(path: str, out: str) -> dict:
@@ -165,14 +179,14 @@ def _dicom(path: str, out: str) -> dict:
         "body_part": str(ds.get("BodyPartExamined", "") or ""),
     }
     if "PixelData" not in ds:
-        return {"ok": True, "kind": "dicom", "png": None, "summary": summary,
+        return {"ok": True, "kind": "dicom", "image": None, "summary": summary,
                 "note": "No image data in this file."}  # fmt: skip
     try:
         png = _dicom_first_frame(ds, f"{out}.png")
     except Exception as exc:  # a compressed syntax without its codec, or odd pixel data
         note = f"The image could not be rendered here ({type(exc).__name__})."
-        return {"ok": True, "kind": "dicom", "png": None, "summary": summary, "note": note}
-    return {"ok": True, "kind": "dicom", "png": png, "summary": summary, "note": ""}
+        return {"ok": True, "kind": "dicom", "image": None, "summary": summary, "note": note}
+    return {"ok": True, "kind": "dicom", "image": png, "summary": summary, "note": ""}
 
 
 def _dicom_first_frame(ds, png: str) -> str:

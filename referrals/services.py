@@ -180,18 +180,35 @@ def attachment_add(*, referral: Referral, kind: str, uploaded_file, by, message=
     except Exception:
         attachment.file.delete(save=False)
         raise
+    transaction.on_commit(lambda: attachment_send_prepare(attachment_id=attachment.pk))
     return attachment
+
+
+def attachment_send_prepare(*, attachment_id: int) -> bool:
+    """Ask the worker to make the document's packet part now, so that packets need not; False
+    (logged) if the broker cannot take it, and then the first packet makes the part."""
+    import logging
+
+    from referrals.tasks import prepare_attachment
+
+    try:
+        prepare_attachment.apply_async(args=[attachment_id], retry=False)
+    except Exception:  # the broker is down: nothing is lost (see referrals/parts.py)
+        logging.getLogger(__name__).warning("part of attachment %s not sent", attachment_id)
+        return False
+    return True
 
 
 def attachment_delete(*, attachment: Attachment, by) -> None:
     """Only a draft's documents can be deleted; after submission they are kept for the record."""
     if not attachment.referral.is_draft:
         raise TransitionNotAllowed("Documents can be deleted only while the referral is a draft.")
-    storage, name = attachment.file.storage, attachment.file.name
+    storage = attachment.file.storage
+    names = [f.name for f in (attachment.file, attachment.part) if f.name]
     _audit(attachment.referral, "referral_changed", by, object_repr=attachment.original_name,
            detail="document deleted from the draft")  # fmt: skip
     attachment.delete()
-    transaction.on_commit(lambda: storage.delete(name))
+    transaction.on_commit(lambda: [storage.delete(name) for name in names])
 
 
 def attachment_replace(*, old: Attachment, uploaded_file, by) -> Attachment:

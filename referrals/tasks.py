@@ -30,6 +30,25 @@ def render_packet(self, packet_id: int, claim: str = "") -> None:
         ) from exc
 
 
+@shared_task(
+    bind=True,
+    name="referrals.prepare_attachment",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=3,
+)
+def prepare_attachment(self, attachment_id: int) -> None:
+    """Make a document's packet part soon after upload. Nothing depends on it finishing: a
+    packet prepares whatever is still pending itself."""
+    from referrals.parts import attachment_prepare
+
+    try:
+        attachment_prepare(attachment_id=attachment_id)
+    except (DatabaseError, OSError) as exc:
+        connection.close()
+        raise self.retry(exc=exc, countdown=RETRY_DELAYS[self.request.retries]) from exc
+
+
 @shared_task(name="referrals.sweep_packets", ignore_result=True)
 def sweep_packets() -> dict:
     return services.packets_sweep()

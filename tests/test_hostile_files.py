@@ -24,6 +24,7 @@ from referrals.documents import (
 )
 from referrals.models import Attachment
 from referrals.packets import build_packet
+from referrals.parts import attachments_prepare
 from tests.factories import make_referral
 from tests.files import (
     assemble_pdf,
@@ -337,7 +338,7 @@ def test_a_jpeg_with_a_zip_appended_is_accepted_and_the_packet_re_encodes_it(
 ):
     # A valid JPEG: decoders stop at its end marker, and the bytes after it are never executed
     # (the file is only ever served as image/jpeg, as an attachment, with nosniff). The packet
-    # holds a PNG re-encoded from the pixels, so the appended archive never reaches the IR.
+    # holds a JPEG re-encoded from the pixels, so the appended archive never reaches the IR.
     response = post(client, draft, "spine.jpg", jpeg_with_zip())
     attachment = assert_accepted(response, draft, "image/jpeg")
     assert attachment.original_name == "spine.jpg"
@@ -355,10 +356,15 @@ def test_a_jpeg_with_a_zip_appended_is_accepted_and_the_packet_re_encodes_it(
     assert time.monotonic() - started < 30
     result = results["j"]
     assert result["ok"] and (result["width"], result["height"]) == (200, 150)
-    png = Path(result["png"]).read_bytes()
-    assert b"PK\x03\x04" not in png and b"<script>" not in png
-    with Image.open(result["png"]) as img:
-        assert img.format == "PNG"
+    image = Path(result["image"]).read_bytes()
+    assert b"PK\x03\x04" not in image and b"<script>" not in image
+    with Image.open(result["image"]) as img:
+        assert img.format == "JPEG"
+    # And the part the packet appends carries no trace of it either.
+    attachments_prepare([attachment])
+    part = Path(attachment.part.path).read_bytes()
+    assert attachment.part_status == "ready" and attachment.part_pages == 1
+    assert b"PK\x03\x04" not in part and b"payload" not in part
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,28 @@ def test_a_worker_makes_the_packet_after_submission(referrer, private_media):
     packet = referral.packets.get()
     assert packet.pages >= 7 and len(packet.sha256) == 64
     assert Path(packet.file.path).exists()
+    # Each upload also asked the worker for the document's packet part, made once and kept.
+    parts = referral.attachments.values_list("part_status", "part_pages")
+    assert sorted(parts) == [("ready", 1), ("ready", 1), ("ready", 2), ("ready", 3)]
+
+
+def test_a_worker_makes_a_drafts_document_part_soon_after_upload(referrer, private_media):
+    from tests.test_packets import temp_upload
+
+    referral = make_referral(referrer)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        kind, name, make = DOCUMENTS[0]
+        attachment = services.attachment_add(
+            referral=referral, kind=kind, uploaded_file=temp_upload(name, make()), by=referrer
+        )  # not in a transaction here: committed at once, and the task sent
+        wait_for(
+            lambda: type(attachment).objects.filter(pk=attachment.pk, part_status="ready").exists(),
+            timeout=60,
+            what="the document's part",
+        )
+    attachment.refresh_from_db()
+    assert attachment.part_pages == 3 and Path(attachment.part.path).exists()
+    assert not referral.packets.exists()  # a draft has no packet; its parts are ready for one
 
 
 # --- the worker killed in the middle of a render -----------------------------------------------

@@ -1,0 +1,124 @@
+"""Packet parts: each document made once into the PDF pages that every packet version appends.
+
+A referral's packet is rendered again whenever the referral changes, but its documents never
+change (a replacement is a new document). So each document is prepared once, soon after it is
+uploaded, by the worker (task `referrals.prepare_attachment`), and the part is kept beside it
+in the private storage:
+
+- a PDF: rewritten by the bounded child (referrals/prepare.py), every stream checked;
+- an image: its pixels re-encoded by the child, then placed on an A4 page by WeasyPrint;
+- a DICOM file: its summary and first frame, on an A4 page the same way.
+
+A document that cannot be included safely (locked, broken, a bomb) is left out of the packet
+with the reason, which the packet's document index prints. A packet render prepares any
+document still pending itself (the broker may have been down at upload, or the task still
+queued), so a packet never waits on this task and never misses a document.
+"""
+
+import logging
+import secrets
+import tempfile
+from pathlib import Path
+
+from django.core.files import File
+from django.template.loader import render_to_string
+
+from referrals.models import Attachment
+from referrals.prepare import prepare_documents
+
+logger = logging.getLogger(__name__)
+
+P = Attachment.PartStatus
+
+
+def attachments_prepare(attachments: list[Attachment]) -> None:
+    """Make the part of each attachment still pending; the instances are updated in place.
+
+    Idempotent and safe to run twice at once: the first to record a part wins, and the other's
+    file is deleted. All pending documents are read in one bounded child.
+    """
+    pending = [a for a in attachments if a.part_status == P.PENDING]
+    if not pending:
+        return
+    with tempfile.TemporaryDirectory(prefix="parts-") as tmp:
+        workdir = Path(tmp)
+        items = [
+            {
+                "id": str(a.uuid),
+                "path": a.file.path,
+                "content_type": a.content_type,
+                "out": str(workdir / a.uuid.hex),
+            }  # fmt: skip
+            for a in pending
+        ]
+        results = prepare_documents(items)
+        for attachment in pending:
+            result = results.get(str(attachment.uuid), {"ok": False, "note": "Not prepared."})
+            _record(attachment, result, workdir)
+
+
+def attachment_prepare(*, attachment_id: int) -> None:
+    """The task's entry point: prepare one attachment by id, if it still needs it."""
+    attachment = (
+        Attachment.objects.select_related("referral")
+        .filter(pk=attachment_id, part_status=P.PENDING)
+        .first()
+    )
+    if attachment is not None:  # gone (a draft's document deleted), or already prepared
+        attachments_prepare([attachment])
+
+
+def _record(attachment: Attachment, result: dict, workdir: Path) -> None:
+    if not result.get("ok"):
+        _save(attachment, status=P.LEFT_OUT, note=result.get("note", "Not included."))
+        return
+    if result["kind"] == "pdf":
+        pdf, pages = Path(result["pdf"]), result["pages"]
+    else:
+        pdf = workdir / f"{attachment.uuid.hex}.page.pdf"
+        pages = _picture_page(attachment, result, pdf)
+    _save(attachment, status=P.READY, pdf=pdf, pages=pages, note=result.get("note", ""))
+
+
+def _picture_page(attachment: Attachment, result: dict, output: Path) -> int:
+    """An image or a DICOM summary on an A4 page; returns the page count."""
+    from referrals.packets import PacketURLFetcher, render_document
+
+    files = {}
+    image_url = None
+    if result.get("image"):
+        # The one file this render may read: the child's re-encoded image, under a name no
+        # text in the referral can guess.
+        image_url = f"{PacketURLFetcher.FILE_SCHEME}{secrets.token_hex(16)}"
+        files[image_url] = result["image"]
+    html = render_to_string(
+        "packets/picture.html",
+        {
+            "reference": attachment.referral.reference,
+            "attachment": attachment,
+            "result": result,
+            "image_url": image_url,
+        },  # fmt: skip
+    )
+    document = render_document(html, files=files)
+    document.write_pdf(output)
+    return len(document.pages)
+
+
+def _save(attachment: Attachment, *, status: str, note: str, pdf: Path | None = None,
+          pages: int | None = None) -> None:  # fmt: skip
+    name = ""
+    storage = attachment.part.storage
+    if pdf is not None:
+        stem = Path(attachment.file.name).with_suffix("").as_posix()
+        with open(pdf, "rb") as handle:
+            name = storage.save(f"{stem}.part.pdf", File(handle))
+    fields = {"part": name, "part_status": status, "part_pages": pages, "part_note": note[:300]}
+    won = Attachment.objects.filter(pk=attachment.pk, part_status=P.PENDING).update(**fields)
+    if not won:  # someone else prepared it meanwhile: theirs stands
+        if name:
+            storage.delete(name)
+        attachment.refresh_from_db(fields=list(fields))
+        return
+    for field, value in fields.items():
+        setattr(attachment, field, value)
