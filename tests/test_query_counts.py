@@ -1,0 +1,83 @@
+"""Pages and the packet take the same number of queries for 5 rows as for 50: the referral page
+(documents, imaging, medicines, timeline, messages) and the packet context. The queue's and the
+dashboard's own tests are in test_triage.py and test_intake.py."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from referrals import triage
+from referrals.models import ImagingStudy, Medicine, Referral, StatusEvent
+from referrals.packets import packet_context
+from tests.factories import make_referral
+from tests.files import image_bytes
+from tests.test_packets import temp_upload
+
+
+def add_rows(referral, by, numbers: range) -> None:
+    """One more of everything the referral page and the packet list, for each number."""
+    for i in numbers:
+        ImagingStudy.objects.create(
+            referral=referral, modality="CT", acute_fracture=False,
+            performed_on=datetime.date(2026, 11, 1) + datetime.timedelta(days=i % 20),
+        )  # fmt: skip
+        Medicine.objects.create(referral=referral, kind="antiplatelet", name=f"Medicine {i}")
+        StatusEvent.objects.create(
+            referral=referral, from_status="submitted", to_status="submitted", by=by,
+            note=f"Note {i}",
+        )  # fmt: skip
+        # A message with a document: one more message and one more attachment.
+        triage.message_post(
+            referral=referral, by=by, body=f"Message {i}",
+            files=[("pathology", temp_upload(f"bloods-{i}.png", image_bytes("PNG")))],
+        )  # fmt: skip
+
+
+def page_queries(client, referral) -> int:
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(reverse("referral_detail", args=[referral.uuid]))
+    assert response.status_code == 200
+    return len(context)
+
+
+@pytest.mark.parametrize("persona", ["referrer", "admin_user", "radiologist"])
+def test_the_referral_page_takes_the_same_queries_for_5_and_50_rows(
+    client, request, referrer, admin_user, radiologist, private_media, persona
+):
+    referral = make_referral(referrer, status="submitted")
+    triage.referral_accept(referral=referral, by=admin_user, radiologist=radiologist)
+    add_rows(referral, referrer, range(5))
+    client.force_login(request.getfixturevalue(persona))
+    client.get(reverse("referral_detail", args=[referral.uuid]))  # the session's first request
+    few = page_queries(client, referral)
+    add_rows(referral, referrer, range(5, 50))
+    many = page_queries(client, referral)
+    html = client.get(reverse("referral_detail", args=[referral.uuid])).content.decode()
+    assert "Message 49" in html and "bloods-49.png" in html and "Medicine 49" in html
+    # session, user, roles; the referral; then one query each for its attachments, timeline,
+    # imaging, medicines, open request, messages and their documents, packets (staff), the
+    # actions' forms (staff), the audit row; and the session's savepoint, update and release.
+    assert many == few
+
+
+def test_the_packet_context_takes_the_same_queries_for_5_and_50_rows(
+    referrer, admin_user, private_media, django_assert_num_queries
+):
+    referral = make_referral(referrer, status="submitted")
+    add_rows(referral, admin_user, range(5))
+
+    def context_queries():
+        loaded = Referral.objects.select_related("referrer__referrer_profile", "preferred_site")
+        fresh = loaded.get(pk=referral.pk)
+        # imaging, medicines, current attachments (referrer and profile are already loaded)
+        with django_assert_num_queries(3):
+            context = packet_context(fresh)
+        return context
+
+    assert len(context_queries()["attachments"]) == 5
+    add_rows(referral, admin_user, range(5, 50))
+    context = context_queries()
+    assert (len(context["attachments"]), len(context["medicines"])) == (50, 50)
