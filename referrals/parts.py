@@ -45,10 +45,10 @@ def attachments_prepare(attachments: list[Attachment]) -> None:
         items = [
             {
                 "id": str(a.uuid),
-                "path": a.file.path,
+                "path": _local_path(a, workdir),
                 "content_type": a.content_type,
                 "out": str(workdir / a.uuid.hex),
-            }  # fmt: skip
+            }
             for a in pending
         ]
         results = prepare_documents(items)
@@ -66,6 +66,19 @@ def attachment_prepare(*, attachment_id: int) -> None:
     )
     if attachment is not None:  # gone (a draft's document deleted), or already prepared
         attachments_prepare([attachment])
+
+
+def _local_path(attachment: Attachment, workdir: Path) -> str:
+    """A path the child can read: the file itself on a local disk, else a copy from storage
+    (object storage, when the portal runs on several machines)."""
+    try:
+        return attachment.file.path
+    except NotImplementedError:
+        copy = workdir / f"{attachment.uuid.hex}.upload"
+        with attachment.file.open("rb") as source, open(copy, "wb") as target:
+            for chunk in source.chunks():
+                target.write(chunk)
+        return str(copy)
 
 
 def _record(attachment: Attachment, result: dict, workdir: Path) -> None:

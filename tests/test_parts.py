@@ -1,11 +1,13 @@
 """Packet parts: each document made once into the pages every packet version appends
 (referrals/parts.py), and the page stamps drawn straight into each page."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from django.core.files.storage import InMemoryStorage
 from pypdf import PdfReader, PdfWriter
 
 from referrals import services
@@ -149,6 +151,30 @@ def test_deleting_a_drafts_document_deletes_its_part_too(
     with django_capture_on_commit_callbacks(execute=True):
         services.attachment_delete(attachment=attachment, by=referrer)
     assert not any(f.exists() for f in files)
+
+
+class ObjectStorage(InMemoryStorage):
+    """Files that can be opened and saved but have no local path, as with S3-compatible object
+    storage (Django's in-memory storage answers path() with a path that does not exist)."""
+
+    def path(self, name):
+        raise NotImplementedError("This backend doesn't support absolute paths.")
+
+    def _relative_path(self, name):  # the in-memory storage's own use of path()
+        from django.utils._os import safe_join
+
+        return os.path.relpath(safe_join(self.location, name), self.location)
+
+
+def test_parts_and_packets_need_no_local_path_to_the_documents(referrer, settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "tests.test_parts.ObjectStorage"},
+    }
+    referral = referral_with_documents(referrer)
+    info = build_packet(referral, tmp_path / "packet.pdf")
+    assert info["pages"] == info["summary_pages"] + 7
+    assert set(referral.attachments.values_list("part_status", flat=True)) == {READY}
 
 
 # --- the stamps --------------------------------------------------------------------------------
