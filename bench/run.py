@@ -802,22 +802,18 @@ def write_results(state: dict) -> None:
 # The change that would fix each miss, from the query plans and profiles the bench showed while it
 # was written (N = 100 000; bench/README.md has the numbers). Printed only for a target missed.
 FIXES = {
-    "queue": """The page query reads every referral and sorts the ~25% that are open: index
-        referral_queue_idx (status, pain_onset, submitted_at) cannot give that order across five
-        statuses. Add a partial index Index(fields=["pain_onset", "submitted_at", "id"],
-        condition=Q(status__in=OPEN_STATUSES), name="referral_open_queue_idx"). With the SQL
-        fixed, the 50 rows still cost more in the template than the whole baseline page: select
-        only the columns the page shows (.only(): no eligibility JSON decoded a row), render the
-        five filter fields without crispy, and compute each row's urgency and badge in the view
-        instead of an {% include %} and an inclusion tag a row.""",
-    "queue_filtered": """The paginator's COUNT for status and outcome reads every referral of
-        that status from the table: an Index(fields=["status", "eligibility_outcome"]) makes it
-        an index-only count. Then the template work described for the default queue.""",
-    "queue_name": """icontains on both names is UPPER(name) LIKE '%WORD%', a sequential scan of
-        all referrals for the page and again for its COUNT. Add trigram indexes (pg_trgm:
-        TrigramExtension in a migration, then GinIndex(OpClass(Upper("patient_family_name"),
-        name="gin_trgm_ops")) and the same for patient_given_name), or search family names by
-        prefix (istartswith) with a varchar_pattern_ops index on UPPER(patient_family_name).""",
+    "queue": """Already in place: the partial index referral_open_queue_idx gives the page
+        its order (an index scan that stops at 50 rows), only the shown columns are read
+        (QUEUE_COLUMNS), rows are worked out once in the view (queue_rows) and the filter bar is
+        plain markup. Profile the view in-process against this database (BENCH_KEEP=1) to see
+        which of the page query, its COUNT and the template has grown.""",
+    "queue_filtered": """The paginator's COUNT for status and outcome should be an index-only
+        scan of referral_outcome_idx (a VACUUM keeps the visibility map current); check its
+        plan, then the template work described for the default queue.""",
+    "queue_name": """icontains on both names is UPPER(name) LIKE '%WORD%', served by the
+        trigram GIN indexes of migration 0006 (pg_trgm). Check that the plans of the page and
+        its COUNT use referral_family_name_trgm_idx and referral_given_name_trgm_idx, and that
+        the extension was created.""",
     "queue_medicare": """medicare_number LIKE '…%' cannot use referral_medicare_idx: a btree
         under a non-C collation does not serve LIKE. Add Index(fields=["medicare_number"],
         opclasses=["varchar_pattern_ops"], name="referral_medicare_prefix_idx"), or match a
@@ -831,18 +827,13 @@ FIXES = {
         into place instead of copying.""",
     "upload_memory": """Something reads the upload whole: look for .read() without a size in
         referrals/documents.py and services.attachment_add.""",
-    "packet": """Most of the time is not WeasyPrint's summary: it is the child that prepares
-        every document again on each render (process start, PDF rewrite, a 2000 px PNG of each
-        photo), WeasyPrint parsing those PNGs as base64 data URIs in a ~17 MB HTML page and
-        re-encoding them, and a second WeasyPrint run for the page stamps. Prepare each
-        document once, when it is uploaded (keep the prepared PDF or image beside it), write
-        photos as JPEG (WeasyPrint embeds a JPEG as it is) and hand them to WeasyPrint by URL
-        through the packet's URL fetcher rather than as data URIs, and stamp page numbers with
-        pypdf directly.""",
-    "packet_memory": """The render holds the photos as PNG data URIs in the HTML and decoded
-        in WeasyPrint (the first render alone adds ~140 MB); the fixes for the packet time
-        remove most of it. A long-lived worker keeps what it grew to, so also set
-        CELERY_WORKER_MAX_MEMORY_PER_CHILD (or max tasks per child) for the packet worker.""",
+    "packet": """A packet should be the summary (WeasyPrint) plus pypdf appending each
+        document's ready-made part and drawing the stamps. If it is slow, check that the parts
+        were made before (every attachment's part_status is "ready"; otherwise the render made
+        them itself) and profile build_packet: the summary's tables are WeasyPrint's work.""",
+    "packet_memory": """The summary render and pypdf hold a few MB of pages; a larger peak
+        means a part is being made during the render (see the time) or an appended part is
+        large. CELERY_WORKER_MAX_MEMORY_PER_CHILD_KB replaces a worker process that grew.""",
     "mixed": """See the errors listed above and gunicorn's log (BENCH_KEEP=1 keeps it).""",
 }
 
