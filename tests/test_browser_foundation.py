@@ -59,3 +59,27 @@ def test_an_admin_enrols_an_authenticator_in_the_browser(page, admin_user):
     assert_accessible(page)
     page.get_by_role("link", name="I have kept them: continue").click()
     page.wait_for_url("**/triage/")
+
+
+def test_the_queue_filters_in_the_browser_and_names_a_bad_value(page, admin_user, referrer):
+    from tests.factories import make_referral
+
+    kept = make_referral(referrer, status="submitted", patient_family_name="Quill")
+    make_referral(referrer, status="submitted", patient_family_name="Other")
+    sign_in(page, admin_user.email)
+    page.wait_for_url("**/triage/")
+    page.get_by_label("Search").fill("quil")
+    page.get_by_label("Eligibility").select_option(label="Meets the criteria")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/triage/?*")
+    assert page.locator("#queue tbody tr").count() == 1
+    assert page.locator("#queue tbody tr").get_attribute("data-reference") == kept.reference
+    # What was chosen stays chosen.
+    assert page.get_by_label("Search").input_value() == "quil"
+    assert page.get_by_label("Eligibility").input_value() == "eligible"
+    # A hand-edited address with a value the filter does not know: named, the open queue shown.
+    page.goto("/triage/?status=lost")
+    assert "Select a valid choice." in page.locator("#id_status_error").inner_text()
+    assert page.locator("#queue tbody tr").count() == 2
+    screenshot(page, "queue-bad-filter")
+    assert_accessible(page)
