@@ -9,9 +9,11 @@ changes); N restarts at 1 in a new year. Rewording a reason alone does not bump 
 referral stores its result with the version, so a bump never rewrites history.
 """
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 CRITERIA_VERSION = "2026.1"
 
@@ -35,6 +37,7 @@ STATUSES = ("pass", "fail", "unknown")
 OUTCOMES = ("eligible", "incomplete", "ineligible")
 
 _LEVEL_ORDER = {level: i for i, level in enumerate(LEVELS)}
+_LEVEL_NAMES = frozenset(LEVELS)
 _MODALITY_NAMES = {"XR": "X-ray", "BONE_SCAN": "bone scan"}  # the rest read as they are
 
 
@@ -79,14 +82,18 @@ class FactsError(ValueError):
         return (type(self), (self.errors,))
 
 
-@dataclass(frozen=True, slots=True)
+# Facts, ImagingStudy and Result are built on every check, so parse_facts and evaluate build them
+# with _frozen (below) rather than through __init__, and they have no __slots__ for that reason.
+
+
+@dataclass(frozen=True)
 class ImagingStudy:
     modality: str
     performed_on: date | None = None
     acute_fracture: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Facts:
     """Validated facts; None means not known. ``imaging`` is None when not given, () when empty."""
 
@@ -107,24 +114,51 @@ class Facts:
     anticoagulation_reviewed: bool | None = None
 
 
+def _frozen(cls, fields: dict):
+    """An instance of the frozen dataclass ``cls`` with ``fields`` (every field) as its __dict__.
+
+    A frozen dataclass's __init__ sets each field through object.__setattr__: fifteen calls for
+    Facts on every check. Handing over the whole dict is one call. The caller has already checked
+    every value, and gives up the dict: it becomes the instance's. Instances are as immutable as
+    ever (setting or deleting a field raises FrozenInstanceError) and compare, hash, pickle and
+    copy as before: none of that goes through __init__ or __slots__.
+    """
+    instance = object.__new__(cls)
+    object.__setattr__(instance, "__dict__", fields)
+    return instance
+
+
+# Every field with its default, for _frozen; a required field (assessed_on, modality) holds
+# dataclasses.MISSING here and the caller always sets it.
+_FACTS_DEFAULTS = {name: field.default for name, field in Facts.__dataclass_fields__.items()}
+_STUDY_DEFAULTS = {name: field.default for name, field in ImagingStudy.__dataclass_fields__.items()}
+
+
 # --- parsing -------------------------------------------------------------------------------------
 # A parser takes (raw, field, errors, assessed_on) and returns the value, or records an error and
 # returns None, so parse_facts reports every bad field at once. raw is never None (null = missing).
+# check() runs these on every request, so each value costs one call (no parser wraps a lambda).
+
+# Strict: date.fromisoformat in 3.11 also takes "20260301" and week dates, so the shape (ASCII
+# digits only) is checked first; for this shape fromisoformat is plain YYYY-MM-DD.
+_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@lru_cache(maxsize=4096)  # the same few dates (this month's) recur in referral after referral
+def _calendar_date(text: str) -> date | str:
+    """The date ``text`` names, or why it does not name one."""
+    if not _DATE_SHAPE.fullmatch(text):
+        return "must be a date YYYY-MM-DD"
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return "is not a real date"
 
 
 def _date(raw, field, errors, assessed_on):
-    # Strict by hand: date.fromisoformat in 3.11 also takes "20260301" and week dates.
-    if not (isinstance(raw, str) and len(raw) == 10 and raw[4] == raw[7] == "-"):
-        errors[field] = "must be a date YYYY-MM-DD"
-        return None
-    digits = raw[:4] + raw[5:7] + raw[8:]
-    if not (digits.isascii() and digits.isdigit()):
-        errors[field] = "must be a date YYYY-MM-DD"
-        return None
-    try:
-        value = date(int(raw[:4]), int(raw[5:7]), int(raw[8:]))
-    except ValueError:
-        errors[field] = "is not a real date"
+    value = _calendar_date(raw) if isinstance(raw, str) else "must be a date YYYY-MM-DD"
+    if isinstance(value, str):
+        errors[field] = value
         return None
     # assessed_on is None while parsing assessed_on itself, or when it was bad (already reported).
     if assessed_on is not None and value > assessed_on:
@@ -133,9 +167,13 @@ def _date(raw, field, errors, assessed_on):
     return value
 
 
-def _simple(accept, message):
+def _word(allowed):
+    allowed_set = frozenset(allowed)
+    message = "must be one of: " + ", ".join(allowed)
+
     def parse(raw, field, errors, assessed_on):
-        if accept(raw):
+        # isinstance first: an unhashable value (a list) would raise TypeError on `in`.
+        if isinstance(raw, str) and raw in allowed_set:
             return raw
         errors[field] = message
         return None
@@ -143,24 +181,22 @@ def _simple(accept, message):
     return parse
 
 
-def _word(allowed):
-    allowed_set = frozenset(allowed)
-    # isinstance first: an unhashable value (a list) would raise TypeError on `in`.
-    return _simple(
-        lambda raw: isinstance(raw, str) and raw in allowed_set,
-        "must be one of: " + ", ".join(allowed),
-    )
+def _boolean(raw, field, errors, assessed_on):
+    if raw is True or raw is False:
+        return raw
+    errors[field] = "must be true or false"
+    return None
 
 
-_boolean = _simple(lambda raw: raw is True or raw is False, "must be true or false")
-_pain_score = _simple(
-    lambda raw: isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= 10,
-    "must be a whole number from 0 to 10",
-)
+def _pain_score(raw, field, errors, assessed_on):
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= 10:
+        return raw
+    errors[field] = "must be a whole number from 0 to 10"
+    return None
 
 
 def _levels(raw, field, errors, assessed_on):
-    if not isinstance(raw, list | tuple):
+    if not isinstance(raw, (list, tuple)):
         errors[field] = "must be a list of spinal levels"
         return None
     found = set()
@@ -169,6 +205,8 @@ def _levels(raw, field, errors, assessed_on):
             found.add(item)
         else:
             errors[f"{field}[{i}]"] = "must be a spinal level C1 to C7, T1 to T12, L1 to L5 or S1"
+    if len(found) < 2:  # most referrals give one level: nothing to put in order
+        return tuple(found)
     return tuple(sorted(found, key=_LEVEL_ORDER.__getitem__))
 
 
@@ -176,26 +214,30 @@ _STUDY_PARSERS = {"modality": _word(MODALITIES), "performed_on": _date, "acute_f
 
 
 def _imaging(raw, field, errors, assessed_on):
-    if not isinstance(raw, list | tuple):
+    if not isinstance(raw, (list, tuple)):
         errors[field] = "must be a list of imaging studies"
         return None
     studies = []
     for i, item in enumerate(raw):
-        path = f"{field}[{i}]"
-        if not isinstance(item, Mapping):
-            errors[path] = "must be an object"
+        if not (type(item) is dict or isinstance(item, Mapping)):  # as in parse_facts
+            errors[f"{field}[{i}]"] = "must be an object"
             continue
-        values = {}
+        # A study's problems are keyed by its own field names and only given their full path
+        # ("imaging[0].performed_on") if there are any: most studies have none.
+        values, problems = {}, {}
         for key, value in item.items():
             parser = _STUDY_PARSERS.get(key)
             if parser is None:
-                errors[f"{path}.{key}"] = "unknown field"
+                problems[key] = "unknown field"
             elif value is not None:
-                values[key] = parser(value, f"{path}.{key}", errors, assessed_on)
-        if item.get("modality") is None:
-            errors[f"{path}.modality"] = "is required"
-        elif values["modality"] is not None:
-            studies.append(ImagingStudy(**values))
+                values[key] = parser(value, key, problems, assessed_on)
+        if "modality" not in values:  # missing or null
+            problems["modality"] = "is required"
+        if problems:
+            for key, message in problems.items():
+                errors[f"{field}[{i}].{key}"] = message
+        else:
+            studies.append(_frozen(ImagingStudy, {**_STUDY_DEFAULTS, **values}))
     return tuple(studies)
 
 
@@ -219,12 +261,13 @@ _PARSERS = {
 
 def parse_facts(data: Mapping[str, object], *, today: date) -> Facts:
     """Validate JSON-decoded facts; raise FactsError naming every bad field."""
-    if not isinstance(data, Mapping):
+    # type() first: JSON gives plain dicts, and isinstance against an ABC is ten times slower.
+    if not (type(data) is dict or isinstance(data, Mapping)):
         raise FactsError({"facts": "must be a JSON object"})
     errors: dict[str, str] = {}
     raw = data.get("assessed_on")
     assessed_on = today if raw is None else _date(raw, "assessed_on", errors, None)
-    values = {}
+    values = {**_FACTS_DEFAULTS, "assessed_on": assessed_on}
     for key, raw in data.items():
         parser = _PARSERS.get(key)
         if parser is None:
@@ -234,7 +277,7 @@ def parse_facts(data: Mapping[str, object], *, today: date) -> Facts:
             values[key] = parser(raw, key, errors, assessed_on)
     if errors:
         raise FactsError(errors)
-    return Facts(assessed_on=assessed_on, **values)
+    return _frozen(Facts, values)
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -255,7 +298,7 @@ class Advisory:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Result:
     outcome: str
     criteria: tuple[CriterionResult, ...]
@@ -295,18 +338,19 @@ class Result:
 
 def outcome_from(statuses: Iterable[tuple[str, str]]) -> str:
     """The outcome rule over (kind, status) pairs; work-up never counts."""
-    unknown = False
-    for kind, status in statuses:
-        if kind != "workup":
-            if status == "fail":
-                return "ineligible"
-            unknown = unknown or status == "unknown"
-    return "incomplete" if unknown else "eligible"
+    return _outcome({status for kind, status in statuses if kind != "workup"})
+
+
+def _outcome(counted: set[str]) -> str:
+    """The outcome from the statuses of the criteria that count (not work-up)."""
+    if "fail" in counted:
+        return "ineligible"
+    return "incomplete" if "unknown" in counted else "eligible"
 
 
 # --- criteria ------------------------------------------------------------------------------------
-# A rule takes (facts, coag_max_age_days) and returns (status, reason); evaluate loops over them.
 # A fact with a few values maps straight to (status, reason) through a table; None = not given.
+# Any other criterion has a rule: it takes (facts, coag_max_age_days) and returns (status, reason).
 
 # fmt: off
 _TABLES = {
@@ -350,11 +394,7 @@ _TABLES = {
 # fmt: on
 
 
-def _from_table(field, table):
-    return lambda f, _: table.get(getattr(f, field), table[None])
-
-
-_RULE_FOR = {criterion_id: _from_table(*spec) for criterion_id, spec in _TABLES.items()}
+_RULE_FOR = {}
 
 
 def _rule(fn):
@@ -375,12 +415,26 @@ def _ago(n: int) -> str:
     return "today" if n == 0 else f"{_days(n)} ago"
 
 
+# The rules that word a number or a list of levels hand that value to a cached helper: the same
+# values recur, and formatting the reason anew each time cost more than the rest of the rule.
+
+
 @_rule
 def _level(f, _):
-    if not f.levels:
+    levels = f.levels
+    # Cached only for what parse_facts gives, a tuple of level names: Facts built by hand could
+    # hold a list (unhashable) or values that compare equal but read differently (1 and True).
+    if type(levels) is tuple and _LEVEL_NAMES.issuperset(levels):
+        return _level_from(levels)
+    return _level_from.__wrapped__(levels)
+
+
+@lru_cache(maxsize=1024)
+def _level_from(levels: tuple[str, ...]) -> tuple[str, str]:
+    if not levels:
         return "unknown", "No fracture level has been given."
-    outside = [level for level in f.levels if level not in TREATABLE_LEVELS]
-    status, shown, where = ("fail", outside, "outside") if outside else ("pass", f.levels, "within")
+    outside = [level for level in levels if level not in TREATABLE_LEVELS]
+    status, shown, where = ("fail", outside, "outside") if outside else ("pass", levels, "within")
     if len(shown) == 1:
         return status, f"Level {shown[0]} is {where} T11 to L2."
     return status, f"Levels {_join(shown)} are {where} T11 to L2."
@@ -388,20 +442,26 @@ def _level(f, _):
 
 @_rule
 def _pain_severity(f, _):
-    if f.pain_score is None:
+    return _pain_severity_from(f.pain_score)
+
+
+@lru_cache(maxsize=64, typed=True)  # typed: 8, 8.0 and True would read differently
+def _pain_severity_from(score: int | None) -> tuple[str, str]:
+    if score is None:
         return "unknown", "No pain score has been given."
-    status = "pass" if f.pain_score >= MIN_PAIN_SCORE else "fail"
-    return (
-        status,
-        f"Pain is rated {f.pain_score}/10; the criteria need {MIN_PAIN_SCORE}/10 or more.",
-    )
+    status = "pass" if score >= MIN_PAIN_SCORE else "fail"
+    return status, f"Pain is rated {score}/10; the criteria need {MIN_PAIN_SCORE}/10 or more."
 
 
 @_rule
 def _pain_duration(f, _):
     if f.pain_onset is None:
         return "unknown", "The date pain began has not been given."
-    days = (f.assessed_on - f.pain_onset).days
+    return _pain_duration_from((f.assessed_on - f.pain_onset).days)
+
+
+@lru_cache(maxsize=1024)
+def _pain_duration_from(days: int) -> tuple[str, str]:
     if days < 0:  # only reachable with Facts built by hand; parse_facts refuses it
         return "unknown", "The date pain began is after the assessment date."
     status = "pass" if days <= WINDOW_DAYS else "fail"
@@ -461,8 +521,9 @@ def _canal_compromise_deficit(f, _):
 def _workup_mri(f, _):
     if not f.imaging:
         return "unknown", "No imaging has been given."
-    if any(study.modality == "MRI" for study in f.imaging):
-        return "pass", "An MRI is among the imaging given."
+    for study in f.imaging:
+        if study.modality == "MRI":
+            return "pass", "An MRI is among the imaging given."
     return "fail", "No MRI is among the imaging given."
 
 
@@ -470,7 +531,11 @@ def _workup_mri(f, _):
 def _workup_coagulation(f, max_age):
     if f.coag_profile_on is None:
         return "unknown", "The date of the latest coagulation profile has not been given."
-    days = (f.assessed_on - f.coag_profile_on).days
+    return _workup_coagulation_from((f.assessed_on - f.coag_profile_on).days, max_age)
+
+
+@lru_cache(maxsize=1024, typed=True)
+def _workup_coagulation_from(days: int, max_age: int) -> tuple[str, str]:
     if days < 0:  # only reachable with Facts built by hand
         return "unknown", "The coagulation profile is dated after the assessment date."
     status = "pass" if days <= max_age else "fail"
@@ -480,7 +545,28 @@ def _workup_coagulation(f, max_age):
     )
 
 
-_RULES = tuple((criterion, _RULE_FOR[criterion.id]) for criterion in CRITERIA)
+# evaluate shares CriterionResults (immutable) between results rather than build thirteen per
+# check, which was most of its cost. A table criterion's results are built here, one per row and
+# keyed by the fact's value; a rule's are built as each (status, reason) first turns up, up to
+# _MEMO_SIZE of them (a few reasons carry a number of days, a pain score or levels).
+_MEMO_SIZE = 512
+
+
+def _evaluator(criterion: Criterion) -> tuple:
+    """(criterion, fact, None, results by the fact's value) for a table criterion, else
+    (criterion, None, rule, results by (status, reason), filled by evaluate)."""
+    if criterion.id in _TABLES:
+        fact, table = _TABLES[criterion.id]
+        results = {
+            value: CriterionResult(criterion.id, criterion.kind, criterion.text, *row)
+            for value, row in table.items()
+        }
+        return criterion, fact, None, results
+    return criterion, None, _RULE_FOR[criterion.id], {}
+
+
+_RULES = tuple(_evaluator(criterion) for criterion in CRITERIA)
+_WINDOW = timedelta(days=WINDOW_DAYS)
 
 _ADVICE = {
     "neurological_deficit": "A neurological deficit is recorded: the patient needs urgent spinal "
@@ -492,16 +578,18 @@ _ADVICE = {
     "canal_compromise_review": "Spinal canal compromise without a neurological deficit is "
     "recorded: the interventional radiologist will review the canal on MRI.",
 }
+# Built once: an Advisory is immutable, so results can share these.
+_FIXED_ADVISORIES = {key: Advisory(key, text) for key, text in _ADVICE.items()}
 
 
 def _advisories(f: Facts) -> tuple[Advisory, ...]:
     found = []
     if f.neurological_deficit is True:
-        found.append(Advisory("neurological_deficit", _ADVICE["neurological_deficit"]))
+        found.append(_FIXED_ADVISORIES["neurological_deficit"])
     if f.cause in ("malignant", "myeloma"):
-        found.append(Advisory("suspected_malignancy", _ADVICE["suspected_malignancy"]))
+        found.append(_FIXED_ADVISORIES["suspected_malignancy"])
     if f.cause == "traumatic":
-        found.append(Advisory("traumatic_fracture", _ADVICE["traumatic_fracture"]))
+        found.append(_FIXED_ADVISORIES["traumatic_fracture"])
     if len(f.levels) > 2:
         message = (
             f"{len(f.levels)} levels are recorded; treating more than two is for the "
@@ -509,11 +597,12 @@ def _advisories(f: Facts) -> tuple[Advisory, ...]:
         )
         found.append(Advisory("multiple_levels", message))
     if f.pain_onset is not None and f.imaging:
-        early = [
-            f"{_MODALITY_NAMES.get(s.modality, s.modality)} of {s.performed_on.isoformat()}"
-            for s in f.imaging
-            if s.performed_on is not None and s.performed_on < f.pain_onset
-        ]
+        early = []  # a loop, not a list comprehension: this runs for nearly every referral
+        for s in f.imaging:
+            if s.performed_on is not None and s.performed_on < f.pain_onset:
+                early.append(
+                    f"{_MODALITY_NAMES.get(s.modality, s.modality)} of {s.performed_on.isoformat()}"
+                )
         if early:
             message = (
                 f"The {_join(early)} {'was' if len(early) == 1 else 'were'} done before pain "
@@ -521,7 +610,7 @@ def _advisories(f: Facts) -> tuple[Advisory, ...]:
             )
             found.append(Advisory("imaging_before_onset", message))
     if f.canal_compromise is True and f.neurological_deficit is False:
-        found.append(Advisory("canal_compromise_review", _ADVICE["canal_compromise_review"]))
+        found.append(_FIXED_ADVISORIES["canal_compromise_review"])
     return tuple(found)
 
 
@@ -529,19 +618,30 @@ def evaluate(facts: Facts, *, coag_max_age_days: int = DEFAULT_COAG_PROFILE_MAX_
     """Assess facts against CRITERIA; never raises for Facts from parse_facts."""
     if isinstance(coag_max_age_days, bool) or not isinstance(coag_max_age_days, int):
         raise TypeError("coag_max_age_days must be an int")  # a settings mistake, not bad facts
-    results = tuple(
-        [
-            CriterionResult(c.id, c.kind, c.text, *rule(facts, coag_max_age_days))
-            for c, rule in _RULES
-        ]
-    )
+    results = []
+    for criterion, fact, rule, shared in _RULES:
+        if rule is None:  # a table criterion: a value not in the table reads as not given
+            result = shared.get(getattr(facts, fact)) or shared[None]
+        else:
+            found = rule(facts, coag_max_age_days)  # (status, reason)
+            result = shared.get(found)
+            if result is None:
+                result = CriterionResult(criterion.id, criterion.kind, criterion.text, *found)
+                if len(shared) < _MEMO_SIZE:
+                    shared[found] = result
+        results.append(result)
+    results = tuple(results)
     onset = facts.pain_onset
-    return Result(
-        outcome=outcome_from([(r.kind, r.status) for r in results]),
-        criteria=results,
-        advisories=_advisories(facts),
-        window_closes_on=None if onset is None else onset + timedelta(days=WINDOW_DAYS),
-        assessed_on=facts.assessed_on,
+    return _frozen(
+        Result,
+        {
+            "outcome": _outcome({r.status for r in results if r.kind != "workup"}),
+            "criteria": results,
+            "advisories": _advisories(facts),
+            "window_closes_on": None if onset is None else onset + _WINDOW,
+            "assessed_on": facts.assessed_on,
+            "criteria_version": CRITERIA_VERSION,
+        },
     )
 
 

@@ -1,6 +1,7 @@
 """The eligibility rules (SPEC section 7) as plain functions: no Django, no database."""
 
 import copy
+import dataclasses
 import json
 import pickle
 from datetime import date, timedelta
@@ -551,6 +552,35 @@ def test_facts_built_by_hand_with_nothing_known_are_incomplete():
 def test_by_id_raises_key_error_for_an_unknown_criterion():
     with pytest.raises(KeyError):
         run().by_id("no_such_criterion")
+
+
+def test_a_result_its_criteria_and_the_facts_are_immutable():
+    # evaluate shares CriterionResult and Advisory objects between results, so none may change.
+    result = run(cause="malignant")
+    parsed = parse_facts(facts(), today=TODAY)
+    for obj, field in (
+        (result, "outcome"), (result.criteria[0], "status"), (result.advisories[0], "message"),
+        (parsed, "pain_score"), (parsed.imaging[0], "acute_fracture"),
+    ):  # fmt: skip
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, field, None)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            delattr(obj, field)
+    assert isinstance(result.criteria, tuple) and isinstance(result.advisories, tuple)
+    assert isinstance(parsed.levels, tuple) and isinstance(parsed.imaging, tuple)
+    assert run(cause="malignant") == result  # and an equal check gives an equal result
+
+
+def test_a_result_survives_pickling_and_dataclass_copies():
+    result = run(cause="traumatic", levels=["T10", "L1", "L3"], pain_onset=ago(3))
+    assert pickle.loads(pickle.dumps(result)) == result  # noqa: S301 (our own object)
+    assert dataclasses.replace(result) == result
+    assert dataclasses.asdict(result)["criteria"][0] == result.as_dict()["criteria"][0]
+
+
+def test_facts_built_by_hand_need_not_be_hashable():
+    # Some reasons are cached by value; a list of levels (parse_facts gives a tuple) still works.
+    assert evaluate(Facts(assessed_on=TODAY, levels=["L1"])).by_id("level").status == "pass"
 
 
 # --- properties ------------------------------------------------------------------------------
