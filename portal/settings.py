@@ -191,6 +191,11 @@ FILE_UPLOAD_HANDLERS = ["referrals.documents.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+# Where uploads stream to (default: the system's temporary folder). On the same volume as
+# MEDIA_ROOT, storing a checked upload is a rename rather than a copy of the whole file.
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+if FILE_UPLOAD_TEMP_DIR and not Path(FILE_UPLOAD_TEMP_DIR).is_dir():
+    raise ImproperlyConfigured(f"FILE_UPLOAD_TEMP_DIR: no such folder: {FILE_UPLOAD_TEMP_DIR}")
 
 # Email: files under var/mail unless EMAIL_URL says otherwise.
 globals().update(env_email("EMAIL_URL", str(VAR_DIR / "mail")))

@@ -165,8 +165,10 @@ def attachment_add(*, referral: Referral, kind: str, uploaded_file, by, message=
         uploaded_by=by,
         message=message,
     )
-    with open(path, "rb") as handle:
-        attachment.file.save("upload", File(handle), save=False)
+    # Given the upload itself, the file system storage moves the temporary file into place (a
+    # rename when FILE_UPLOAD_TEMP_DIR is on the media volume) instead of copying it.
+    attachment.file.save("upload", uploaded_file, save=False)
+    uploaded_file.close()  # its temporary file is gone (moved): nothing is left to delete later
     try:
         with transaction.atomic():
             attachment.save()

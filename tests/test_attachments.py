@@ -221,3 +221,24 @@ def test_documents_cannot_be_added_to_a_submitted_referral(client, referrer):
     response = upload(client, referral, "late.pdf", pdf_bytes())
     assert response.status_code == 400
     assert not referral.attachments.exists()
+
+
+def test_a_checked_upload_is_moved_into_storage_not_copied(referrer, settings, tmp_path):
+    # With FILE_UPLOAD_TEMP_DIR on the media volume, storing a 100 MB scan is a rename: the
+    # stored file is the very file the upload streamed to, and no temporary copy is left.
+    from tests.test_packets import temp_upload
+
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploading")
+    os.makedirs(settings.FILE_UPLOAD_TEMP_DIR)
+    referral = make_referral(referrer)
+    uploaded = temp_upload("notes.pdf", pdf_bytes(pages=2))
+    temporary = uploaded.temporary_file_path()
+    assert os.path.dirname(temporary) == settings.FILE_UPLOAD_TEMP_DIR
+    inode = os.stat(temporary).st_ino
+    attachment = services.attachment_add(
+        referral=referral, kind="clinical_notes", uploaded_file=uploaded, by=referrer
+    )
+    assert os.stat(attachment.file.path).st_ino == inode
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
+    with open(attachment.file.path, "rb") as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == attachment.sha256
