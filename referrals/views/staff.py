@@ -87,7 +87,12 @@ def _window(closes, today) -> dict | None:
     }
 
 
+# One reverse() for the page: each row's link is this URL with the row's UUID in the slot.
+_UUID_SLOT = "00000000-0000-0000-0000-000000000000"
+
+
 def queue_rows(referrals, today) -> list[dict]:
+    """Each referral's queue row as the strings the template prints (it escapes them)."""
     from referrals.templatetags.referral_tags import OUTCOME, STATUS_CLASS
 
     detail = reverse("referral_detail", args=[_UUID_SLOT]).replace(_UUID_SLOT, "{}")
@@ -118,9 +123,6 @@ def queue_rows(referrals, today) -> list[dict]:
             }
         )
     return rows
-
-
-_UUID_SLOT = "00000000-0000-0000-0000-000000000000"
 
 
 def _filter_controls(form) -> dict:
