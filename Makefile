@@ -64,7 +64,7 @@ test: lint security
 	$(BIN)/pytest
 
 # Benchmarks (issue 8): seeds the PostgreSQL database `bench` on 127.0.0.1 with BENCH_N referrals
-# (default 100 000), serves with gunicorn, measures, writes bench/RESULTS.md. About 6 minutes.
+# (default 100 000), serves with gunicorn, measures, writes bench/RESULTS.md. 5 to 10 minutes.
 bench: setup
 	$(BIN)/python bench/run.py
 
