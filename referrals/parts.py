@@ -15,7 +15,6 @@ document still pending itself (the broker may have been down at upload, or the t
 queued), so a packet never waits on this task and never misses a document.
 """
 
-import logging
 import secrets
 import tempfile
 from pathlib import Path
@@ -25,8 +24,6 @@ from django.template.loader import render_to_string
 
 from referrals.models import Attachment
 from referrals.prepare import prepare_documents
-
-logger = logging.getLogger(__name__)
 
 P = Attachment.PartStatus
 
