@@ -32,5 +32,4 @@ RUN DEBUG=0 SECRET_KEY=build-only-build-only-build-only-build-only ALLOWED_HOSTS
 USER portal
 ENV VAR_DIR=/app/var MEDIA_ROOT=/data/media
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--timeout", "120", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "portal/gunicorn_conf.py", "portal.wsgi:application"]

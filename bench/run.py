@@ -166,11 +166,14 @@ def free_port() -> int:
 
 def start_server(env: dict, work: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    command = [PY, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
+    command = [PY, "-m", "gunicorn", "-c", str(ROOT / "portal" / "gunicorn_conf.py"),
+               "portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
                "--workers", str(WORKERS), "--timeout", "120", "--chdir", str(ROOT),
                "--error-logfile", str(work / "gunicorn.log"), "--log-level", "warning"]  # fmt: skip
     log(f"serving with gunicorn on 127.0.0.1:{port} ({WORKERS} workers)")
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
+    server = subprocess.Popen(  # noqa: S603
+        command, cwd=ROOT, env={**env, "GUNICORN_ACCESS_LOG": ""}, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:

@@ -5,6 +5,7 @@ A bad value must stop the process at start-up with a message a person can act on
 """
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -44,6 +45,20 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {number}")
     return number
+
+
+_RATE = re.compile(r"[1-9][0-9]*/([1-9][0-9]*)?[smhd]")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate as django-ratelimit reads it: a count, a slash, an optional number and s, m, h or d
+    ("60/m", "1000/h", "100/5m")."""
+    value = (os.environ.get(name) or "").strip() or default
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 60/m, 1000/h or 100/5m (s, m, h, d); got {value!r}"
+        )
+    return value
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -2,17 +2,30 @@ import uuid
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower, Trim
 
 from portal.validators import validate_provider_number
+
+
+def normalise_email(value: object) -> str:
+    """The one form of an email address the portal stores, signs in with, locks out on and
+    looks up for sign-up and password reset: surrounding spaces trimmed, lower-cased.
+
+    Every way in (sign-in, the lockout's count, sign-up, password reset, the Django admin)
+    goes through this, so "GP@Clinic.example " is one account with one failure count.
+    """
+    return str(value or "").strip().lower()
 
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
     def _create_user(self, email, password, **extra_fields):
+        email = normalise_email(email)
         if not email:
             raise ValueError("An email address is required")
-        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user = self.model(email=email, **extra_fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -28,8 +41,9 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra_fields)
 
     def get_by_natural_key(self, username):
-        # Emails are stored lower-case; sign-in accepts any case.
-        return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
+        # Emails are stored normalised (a constraint keeps them so): an equality the unique
+        # index serves, whatever case and spacing were typed.
+        return self.get(**{self.model.USERNAME_FIELD: normalise_email(username)})
 
 
 class User(AbstractUser):
@@ -46,9 +60,32 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["last_name", "first_name", "email"]
+        constraints = [
+            # Stored as normalise_email makes it, so no two accounts differ only in case or
+            # spacing, whatever wrote the row.
+            models.CheckConstraint(
+                condition=Q(email=Lower(Trim("email"))),
+                name="portal_user_email_normalised",
+                violation_error_message="Email addresses are stored trimmed and lower-case.",
+            ),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="portal_user_email_lower_unique",
+                violation_error_message="An account with this email address already exists.",
+            ),
+        ]
 
     def __str__(self):
         return self.get_full_name() or self.email
+
+    @classmethod
+    def normalize_username(cls, username):
+        # Called by AbstractBaseUser.clean(), so the admin's forms store the normal form too.
+        return normalise_email(username)
+
+    def clean(self):
+        super().clean()
+        self.email = normalise_email(self.email)
 
 
 class ReferrerProfile(models.Model):

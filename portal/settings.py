@@ -15,6 +15,7 @@ from portal.env import (
     env_email,
     env_int,
     env_list,
+    env_rate,
     env_redis,
     env_str,
 )
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_ratelimit",
     "portal",
     "eligibility",
     "referrals",
@@ -143,6 +145,11 @@ AXES_FAILURE_LIMIT = env_int("LOCKOUT_FAILURES", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "portal.forms.axes_username"  # the normalised email
+# "Forgot password?": the emailed link works once, for this long; requests past the rate (per
+# address typed, and per client address) get the same answer and send nothing.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_MINUTES", 60, minimum=5) * 60
+PASSWORD_RESET_RATE = env_rate("PASSWORD_RESET_RATE", "5/h")
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -209,6 +216,20 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Eligibility: how old the latest coagulation profile may be (the work-up item).
 COAG_PROFILE_MAX_AGE_DAYS = env_int("COAG_PROFILE_MAX_AGE_DAYS", 30, minimum=1)
+# The JSON endpoint (POST /api/eligibility), open to every signed-in user: a list of at most
+# ELIGIBILITY_API_MAX_BATCH facts objects, a body of at most ELIGIBILITY_API_MAX_BODY_KB, and
+# ELIGIBILITY_API_RATE calls per user (django-ratelimit: "60/m", "1000/h", "100/5m").
+# `manage.py eligibility` is run by the practice's own staff and streams larger batches.
+ELIGIBILITY_API_MAX_BATCH = env_int("ELIGIBILITY_API_MAX_BATCH", 100, minimum=1)
+ELIGIBILITY_API_MAX_BODY_KB = env_int("ELIGIBILITY_API_MAX_BODY_KB", 256, minimum=1)
+ELIGIBILITY_API_RATE = env_rate("ELIGIBILITY_API_RATE", "60/m")
+ELIGIBILITY_COMMAND_MAX_BATCH = env_int("ELIGIBILITY_COMMAND_MAX_BATCH", 1_000_000, minimum=1)
+# django-ratelimit counts in the default cache. It warns that Django's own Redis cache is not
+# one it tests (it is atomic and shared, which is what it needs), and refuses the per-process
+# memory cache of development, where one process is all there is to count in.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + (
+    [] if REDIS_URL else ["django_ratelimit.E003"]
+)
 
 # Celery. With REDIS_URL unset the broker is kombu's filesystem transport under var/celery,
 # which needs no server: `make run` starts a real worker on it.

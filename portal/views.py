@@ -1,17 +1,83 @@
+import logging
+
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.db import connection
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
+from django_ratelimit.core import is_ratelimited
 
-from portal.forms import EmailAuthenticationForm
+from portal.audit import audit_record
+from portal.forms import EmailAuthenticationForm, EmailPasswordResetForm
+from portal.models import AuditEvent
 from portal.roles import LANDING, user_roles
+
+logger = logging.getLogger(__name__)
 
 
 class LoginView(auth_views.LoginView):
     form_class = EmailAuthenticationForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """ "Forgot password?": an email with a link that expires (PASSWORD_RESET_MINUTES). Every
+    request gets the same answer, whether or not the address has an account; a burst of them
+    (PASSWORD_RESET_RATE per address typed and per client address) sends nothing more."""
+
+    form_class = EmailPasswordResetForm
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs),
+                "timeout_minutes": settings.PASSWORD_RESET_TIMEOUT // 60}  # fmt: skip
+
+    def form_valid(self, form):
+        if self._limited(form.cleaned_data["email"]):
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
+
+    def _limited(self, email: str) -> bool:
+        rate = settings.PASSWORD_RESET_RATE
+        try:
+            by_address = is_ratelimited(
+                self.request, group="password_reset_ip", key="ip", rate=rate, increment=True
+            )
+            by_email = is_ratelimited(
+                self.request,
+                group="password_reset_email",
+                key=lambda _group, _request: email,
+                rate=rate,
+                increment=True,
+            )
+        except Exception:
+            logger.warning("password reset rate not checked: the cache is unavailable")
+            return False
+        return by_address or by_email
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """The link's page. A new password ends every other session (Django's session hash) but
+    does not sign in, and does not lift a lockout: failed sign-ins still count."""
+
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit_record(
+            request=self.request,
+            action=AuditEvent.Action.ACCOUNT_CHANGED,
+            actor=form.user,
+            detail="password reset by email link",
+        )
+        return response
 
 
 def home(request):

@@ -9,7 +9,7 @@ from django.forms import inlineformset_factory
 from django.utils import timezone
 
 from eligibility.rules import LEVELS
-from portal.models import User
+from portal.models import User, normalise_email
 from portal.validators import (
     normalise_medicare_number,
     normalise_provider_number,
@@ -469,10 +469,8 @@ class SignupForm(forms.Form):
     phone = forms.CharField(label="Practice phone", max_length=30)
 
     def clean_email(self):
-        email = self.cleaned_data["email"].lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise ValidationError("An account with this email address exists: sign in instead.")
-        return email
+        # Whether an account has this address is never said here (see referrer_signup).
+        return normalise_email(self.cleaned_data["email"])
 
     def clean_provider_number(self):
         number = normalise_provider_number(self.cleaned_data["provider_number"])

@@ -5,6 +5,7 @@ from referrals.views import documents, intake, packets, staff
 
 urlpatterns = [
     path("accounts/signup/", intake.signup, name="signup"),
+    path("accounts/signup/thanks/", intake.signup_done, name="signup_done"),
     path("referrals/", intake.referral_list, name="referral_list"),
     path("referrals/new/", intake.referral_new, name="referral_new"),
     path("referrals/<uuid:referral_uuid>/", intake.referral_detail, name="referral_detail"),

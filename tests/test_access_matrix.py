@@ -149,6 +149,14 @@ MATRIX: dict[str, Case] = {
     "otp_setup": Case("GET", none, everyone(200)),
     "password_change": Case("GET", none, everyone(200)),
     "signup": Case("GET", none, everyone(302, anonymous=200)),  # signed in: home
+    "signup_done": Case("GET", none, everyone(200, anonymous=200)),
+    # "Forgot password?" is Django's: open to anyone, signed in or not.
+    "password_reset": Case("GET", none, everyone(200, anonymous=200)),
+    "password_reset_done": Case("GET", none, everyone(200, anonymous=200)),
+    "password_reset_confirm": Case(
+        "GET", lambda w: {"uidb64": "MQ", "token": "bad-token"}, everyone(200, anonymous=200)
+    ),
+    "password_reset_complete": Case("GET", none, everyone(200, anonymous=200)),
     "healthz": Case("GET", none, everyone(200, anonymous=200)),
     # The API answers JSON: 401 rather than a redirect to a page. "{}" is all unknown.
     "eligibility_api": Case("POST", none, everyone(200, anonymous=401), data={}, json=True),

@@ -484,8 +484,10 @@ def test_a_doctor_signs_up_and_waits_for_approval(client, db, admin_user):
         "phone": "03 9000 0001",
     }
     response = client.post(reverse("signup"), data, follow=True)
-    assert response.redirect_chain[-1][0] == reverse("referral_list")
-    assert "waiting for the practice" in response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("signup_done")
+    assert "check your email" in response.content.decode()
+    client.post(reverse("login"), {"username": data["email"], "password": data["password1"]})
+    assert "waiting for the practice" in client.get(reverse("referral_list")).content.decode()
     user = User.objects.get(email="riley@clinic.example")
     assert not user.referrer_profile.is_approved
     from portal.services import referrer_approve

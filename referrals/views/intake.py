@@ -2,7 +2,6 @@
 answering a request for information."""
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import HttpResponse, QueryDict
@@ -333,13 +332,14 @@ def referral_answer(request, referral_uuid):
 
 
 def signup(request):
-    """A referring doctor asks for an account."""
+    """A referring doctor asks for an account. Every valid request gets the same answer, and
+    an email, whether or not the address already has an account (see referrer_signup)."""
     if request.user.is_authenticated:
         return redirect("home")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        user = referrer_signup(
+        referrer_signup(
             email=data["email"],
             password=data["password1"],
             first_name=data["first_name"],
@@ -349,13 +349,11 @@ def signup(request):
             address=data["address"],
             phone=data["phone"],
         )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(
-            request,
-            "Your account is set up. The practice will approve it shortly; meanwhile you can "
-            "prepare referrals.",
-        )
-        return redirect("referral_list")
+        return redirect("signup_done")
     return render(
         request, "registration/signup.html", {"form": form, "error_summary": _error_summary(form)}
     )
+
+
+def signup_done(request):
+    return render(request, "registration/signup_done.html")
