@@ -523,3 +523,29 @@ def owner_locked_pdf() -> bytes:
         modify_annotation=False,
     )
     return _saved(pdf, encryption=pikepdf.Encryption(owner="owner-secret", user="", allow=allow))
+
+
+def many_pages_pdf(pages: int, *, per_node: int = 100) -> bytes:
+    """A real page tree of `pages` pages (its /Count and /Kids agree), all sharing one content
+    stream, with the objects packed into compressed object streams: 20 000 pages take about
+    200 KB."""
+    import pikepdf
+
+    nodes = -(-pages // per_node)
+    first_node, first_page = 4, 4 + nodes
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d /MediaBox [0 0 595 842] >>"
+        % (b" ".join(b"%d 0 R" % (first_node + n) for n in range(nodes)), pages),
+        pdf_stream(b"BT /F1 12 Tf 72 770 Td (One of many pages) Tj ET"),
+    ]
+    for n in range(nodes):
+        count = min(per_node, pages - n * per_node)
+        kids = b" ".join(b"%d 0 R" % (first_page + n * per_node + i) for i in range(count))
+        objects.append(b"<< /Type /Pages /Parent 2 0 R /Kids [%s] /Count %d >>" % (kids, count))
+    objects += [
+        b"<< /Type /Page /Parent %d 0 R /Contents 3 0 R >>" % (first_node + p // per_node)
+        for p in range(pages)
+    ]
+    pdf = pikepdf.open(io.BytesIO(assemble_pdf(objects)))
+    return _saved(pdf, object_stream_mode=pikepdf.ObjectStreamMode.generate)

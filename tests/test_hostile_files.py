@@ -40,6 +40,7 @@ from tests.files import (
     image_bytes,
     jpeg_claiming,
     linked_pdf,
+    many_pages_pdf,
     media_pdf,
     object_stream_bomb_pdf,
     one_page_objects,
@@ -758,3 +759,45 @@ def test_a_pdf_locked_by_an_owner_password_is_included_unlocked_and_says_so(
     assert "Locked letter" in pdf_text_of(reader, [info["pages"] - 1])
     assert attachment.part_note == "Its copy protection was removed so it could be included."
     assert squashed(attachment.part_note) in index
+
+
+# --- page limits (issue 12) ----------------------------------------------------------------------
+
+
+def test_a_pdf_of_20000_pages_is_refused_at_upload_and_nothing_is_kept(
+    client, draft, private_media
+):
+    # A real page tree of 20 000 pages sharing one content stream, about 200 KB on disk: it
+    # used to be accepted and make a 20 013-page packet.
+    data = many_pages_pdf(20_000)
+    assert len(data) < 400_000
+    response = post(client, draft, "notes.pdf", data)
+    assert_refused(
+        response,
+        draft,
+        private_media,
+        "This PDF has 20 000 pages; the limit is 300 pages a document.",
+    )
+
+
+def test_a_referral_at_990_pages_refuses_an_11_page_pdf(client, draft, private_media):
+    for pages in (300, 300, 300, 90):
+        assert post(client, draft, f"part-{pages}.pdf", many_pages_pdf(pages)).status_code == 302
+    response = post(client, draft, "more.pdf", pdf_bytes(pages=11))
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    assert "This referral's documents would pass 1 000 pages in all" in page
+    assert Attachment.objects.filter(referral=draft).count() == 4
+    assert len(stored_files(private_media)) == 4
+    # Exactly at the limit is still fine.
+    assert post(client, draft, "last.pdf", pdf_bytes(pages=10)).status_code == 302
+
+
+def test_an_image_counts_as_one_page_of_the_referrals_limit(client, draft, settings):
+    settings.PACKET_MAX_PAGES = 3
+    assert post(client, draft, "notes.pdf", pdf_bytes(pages=2)).status_code == 302
+    assert post(client, draft, "back.jpg", image_bytes("JPEG")).status_code == 302
+    response = post(client, draft, "xray.png", image_bytes("PNG"))
+    assert response.status_code == 400
+    assert "would pass 3 pages in all" in html.unescape(response.content.decode())
+    assert Attachment.objects.filter(referral=draft).count() == 2
