@@ -194,6 +194,10 @@ STORAGES = {
 # Documents: limits (bytes) and uploads streamed to a temporary file, never held in memory.
 DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_MB", 100, minimum=1) * 1024 * 1024
 REFERRAL_MAX_BYTES = env_int("REFERRAL_MAX_MB", 500, minimum=1) * 1024 * 1024
+# Pages: a PDF, and all of a referral's documents (an image or DICOM file counts as one), so a
+# packet stays something an IR can read; the packet itself never has more than PACKET_MAX_PAGES.
+DOCUMENT_MAX_PAGES = env_int("DOCUMENT_MAX_PAGES", 300, minimum=1)
+PACKET_MAX_PAGES = env_int("PACKET_MAX_PAGES", 1000, minimum=1)
 FILE_UPLOAD_HANDLERS = ["referrals.documents.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 FILE_UPLOAD_PERMISSIONS = 0o640

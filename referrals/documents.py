@@ -164,6 +164,11 @@ def _measure(path, max_bytes: int) -> tuple[int, str, bytes, bytes]:
     return size, hasher.hexdigest(), head, tail
 
 
+def format_count(n: int) -> str:
+    """20000 as "20 000": thousands set apart with a space, as Australian style guides do."""
+    return f"{n:,}".replace(",", " ")
+
+
 def _too_large(size: int, max_bytes: int) -> DocumentRejected:
     return _refuse(
         f"This file is {_format_size(size, round_up=True)}; "
@@ -199,6 +204,12 @@ def _check_pdf(path, tail: bytes, common: dict) -> DetectedDocument:
     pages = result.get("pages")
     if not isinstance(pages, int) or pages < 1:
         raise _refuse("This PDF has no pages.")
+    if pages > settings.DOCUMENT_MAX_PAGES:
+        raise _refuse(
+            f"This PDF has {format_count(pages)} pages; the limit is "
+            f"{format_count(settings.DOCUMENT_MAX_PAGES)} pages a document. "
+            "Please send the pages that matter for this referral."
+        )
     return DetectedDocument("application/pdf", ".pdf", pages=pages, **common)
 
 

@@ -356,6 +356,9 @@ class Attachment(models.Model):
     part = models.FileField(max_length=200, blank=True)
     part_pages = models.PositiveIntegerField(null=True, blank=True)
     part_note = models.CharField(max_length=300, blank=True)
+    # What was taken out of a PDF's part because it could act in the IR's viewer, by kind:
+    # {"scripts": 3, "embedded_files": 1, ...} (referrals/disarm.py words it for the index).
+    part_removed = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["uploaded_at", "id"]

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from io import BytesIO
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -21,6 +22,7 @@ from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, Na
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from referrals.documents import format_count
 from referrals.models import Attachment, Referral
 from referrals.parts import attachments_prepare
 
@@ -101,12 +103,12 @@ def build_packet(referral: Referral, output: Path, *, version: int | None = None
     context["version"] = version
     attachments = context["attachments"]
     attachments_prepare(attachments)  # only those not prepared yet: usually none
-    summary = PdfReader(BytesIO(render_html(render_to_string("packets/summary.html", context))))
+    summary = _summary_within_limit(context)
     writer = PdfWriter()
     writer.append(summary, outline_item="Referral summary")
     with ExitStack() as files:
         for attachment in attachments:
-            if attachment.part_status != Attachment.PartStatus.READY:
+            if attachment.part_status != Attachment.PartStatus.READY or attachment.packet_note:
                 continue
             part = files.enter_context(attachment.part.open("rb"))
             writer.append(
@@ -125,6 +127,31 @@ def build_packet(referral: Referral, output: Path, *, version: int | None = None
         "size": output.stat().st_size,
         "summary_pages": len(summary.pages),
     }
+
+
+def _summary_within_limit(context: dict) -> PdfReader:
+    """The rendered summary, having left out (with a note, `packet_note`) each document that
+    would take the packet past PACKET_MAX_PAGES. Uploads are refused before that, so this is
+    a backstop. The summary's length is known only once rendered: when the limit bites, it is
+    rendered again with room made for itself."""
+    limit = settings.PACKET_MAX_PAGES
+    note = f"Left out: the packet would pass {format_count(limit)} pages."
+    own_pages = 0
+    for _attempt in range(3):
+        room = limit - own_pages
+        for attachment in context["attachments"]:
+            attachment.packet_note = ""
+            if attachment.part_status == Attachment.PartStatus.READY:
+                if attachment.part_pages > room:
+                    attachment.packet_note = note
+                else:
+                    room -= attachment.part_pages
+        html = render_to_string("packets/summary.html", context)
+        summary = PdfReader(BytesIO(render_html(html)))
+        if len(summary.pages) <= own_pages + room:
+            break
+        own_pages = len(summary.pages)
+    return summary
 
 
 # The stamp is drawn straight into each page's content in Helvetica, one of the PDF's standard

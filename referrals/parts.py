@@ -5,7 +5,8 @@ change (a replacement is a new document). So each document is prepared once, soo
 uploaded, by the worker (task `referrals.prepare_attachment`), and the part is kept beside it
 in the private storage:
 
-- a PDF: rewritten by the bounded child (referrals/prepare.py), every stream checked;
+- a PDF: disarmed (scripts, actions, embedded files and forms removed, referrals/disarm.py)
+  and rewritten by the bounded child (referrals/prepare.py), every stream checked;
 - an image: its pixels re-encoded by the child, then placed on an A4 page by WeasyPrint;
 - a DICOM file: its summary and first frame, on an A4 page the same way.
 
@@ -87,7 +88,15 @@ def _record(attachment: Attachment, result: dict, workdir: Path) -> None:
     else:
         pdf = workdir / f"{attachment.uuid.hex}.page.pdf"
         pages = _picture_page(attachment, result, pdf)
-    _save(attachment, status=P.READY, pdf=pdf, pages=pages, note=result.get("note", ""))
+    _save(attachment, status=P.READY, pdf=pdf, pages=pages, note=result.get("note", ""),
+          removed=_counts(result.get("removed")))  # fmt: skip
+
+
+def _counts(removed) -> dict[str, int]:
+    """The child's counts of what it removed, kept only if they are what they claim to be."""
+    if not isinstance(removed, dict):
+        return {}
+    return {str(k)[:40]: v for k, v in removed.items() if type(v) is int and v > 0}
 
 
 def _picture_page(attachment: Attachment, result: dict, output: Path) -> int:
@@ -116,14 +125,15 @@ def _picture_page(attachment: Attachment, result: dict, output: Path) -> int:
 
 
 def _save(attachment: Attachment, *, status: str, note: str, pdf: Path | None = None,
-          pages: int | None = None) -> None:  # fmt: skip
+          pages: int | None = None, removed: dict | None = None) -> None:  # fmt: skip
     name = ""
     storage = attachment.part.storage
     if pdf is not None:
         stem = Path(attachment.file.name).with_suffix("").as_posix()
         with open(pdf, "rb") as handle:
             name = storage.save(f"{stem}.part.pdf", File(handle))
-    fields = {"part": name, "part_status": status, "part_pages": pages, "part_note": note[:300]}
+    fields = {"part": name, "part_status": status, "part_pages": pages, "part_note": note[:300],
+              "part_removed": removed or {}}  # fmt: skip
     won = Attachment.objects.filter(pk=attachment.pk, part_status=P.PENDING).update(**fields)
     if not won:  # someone else prepared it meanwhile: theirs stands
         if name:
@@ -132,3 +142,35 @@ def _save(attachment: Attachment, *, status: str, note: str, pdf: Path | None = 
         return
     for field, value in fields.items():
         setattr(attachment, field, value)
+
+
+# What referrals/disarm.py removes from a PDF, by kind: (singular, plural), in the order the
+# document index lists them.
+REMOVED_WORDS = {
+    "scripts": ("script", "scripts"),
+    "launches": ("command to open a file or program", "commands to open files or programs"),
+    "links": ("external link", "external links"),
+    "form_actions": ("form action", "form actions"),
+    "embedded_files": ("embedded file", "embedded files"),
+    "media": ("video, sound or 3D object", "video, sound or 3D objects"),
+    "xfa": ("XFA form", "XFA forms"),
+    "form_fields": ("form field", "form fields"),
+    "actions": ("other action", "other actions"),
+}
+
+
+def describe_removed(counts: dict) -> str:
+    """What was removed, as a sentence: "Active content removed: 3 scripts and 1 embedded
+    file." Empty when nothing was."""
+    counts = {kind: n for kind, n in (counts or {}).items() if type(n) is int and n > 0}
+    known = [kind for kind in REMOVED_WORDS if kind in counts]
+    phrases = []
+    for kind in known + sorted(set(counts) - set(known)):
+        singular, plural = REMOVED_WORDS.get(kind, (kind.replace("_", " "),) * 2)
+        if kind == "actions" and len(counts) == 1:
+            singular, plural = "action", "actions"  # "other" only beside something else
+        phrases.append(f"{counts[kind]} {singular if counts[kind] == 1 else plural}")
+    if not phrases:
+        return ""
+    listed = " and ".join([", ".join(phrases[:-1]), phrases[-1]] if len(phrases) > 1 else phrases)
+    return f"Active content removed: {listed}."

@@ -4,13 +4,14 @@ Uploaded files are hostile until proven otherwise: a PDF with a decompression bo
 circular cross-reference, or an image that decodes to gigabytes, must not hang or exhaust the
 packet worker. So the parsing happens here, in `python -m referrals.prepare`, run by
 `prepare_documents()` under an address-space limit, a CPU limit and a wall-clock timeout. The
-parent only ever reads what this process wrote: rewritten PDFs, and images of bounded size
-re-encoded from their pixels (a JPEG as a JPEG, which WeasyPrint embeds as it is; a PNG or a
-DICOM frame as a PNG), so nothing but pixels survives from an uploaded image.
+parent only ever reads what this process wrote: rewritten PDFs, disarmed of anything that could
+act in the IR's viewer (referrals/disarm.py), and images of bounded size re-encoded from their
+pixels (a JPEG as a JPEG, which WeasyPrint embeds as it is; a PNG or a DICOM frame as a PNG),
+so nothing but pixels survives from an uploaded image.
 
 Protocol: a JSON list of {"id", "path", "content_type", "out"} on stdin; a JSON object
 {id: result} on stdout, where result is one of
-  {"ok": true, "kind": "pdf", "pdf": path, "pages": n}
+  {"ok": true, "kind": "pdf", "pdf": path, "pages": n, "removed": {kind: count}, "note"?}
   {"ok": true, "kind": "image", "image": path, "width": w, "height": h}
   {"ok": true, "kind": "dicom", "image": path or null, "summary": {...}, "note": str}
   {"ok": false, "note": "why it is not included"}
@@ -59,27 +60,45 @@ UPLOAD_STREAM_LIMIT = 8 * MB
 
 
 def _pdf(path: str, out: str) -> dict:
+    """Disarm the PDF (pikepdf: referrals/disarm.py), then rewrite it with pypdf, whose
+    stream decoding is bounded: each page's content settled, every stream decoded once."""
+    import pikepdf
     from pypdf import PdfReader, PdfWriter, overwrite_configuration
+
+    from referrals.disarm import disarm
 
     # Never hand a stream to an outside decoder (jbig2dec): the packet doesn't need one.
     overwrite_configuration(jbig2dec_binary=None)
-    reader = PdfReader(path, strict=False)
-    if reader.is_encrypted:
-        try:
-            if not reader.decrypt(""):
-                return {"ok": False, "note": "Password-protected PDF: not included."}
-        except Exception:
-            return {"ok": False, "note": "Encrypted PDF that cannot be opened: not included."}
-    writer = PdfWriter()
-    for page in reader.pages:  # touching every page makes a broken one fail here, not later
-        writer.add_page(page)
+    try:
+        # An empty password opens a file locked only by an owner password ("no copying").
+        source = pikepdf.open(path, password="")
+    except pikepdf.PasswordError:
+        return {"ok": False, "note": "Password-protected PDF: not included."}
+    disarmed = f"{out}.disarmed.pdf"
+    with source:
+        protected = source.is_encrypted
+        removed = disarm(source)
+        # Saved unencrypted, and with every stream as it came: qpdf would otherwise inflate a
+        # compressed stream to compress it again, unbounded, where pypdf below has limits.
+        source.save(
+            disarmed,
+            encryption=False,
+            compress_streams=False,
+            stream_decode_level=pikepdf.StreamDecodeLevel.none,
+            object_stream_mode=pikepdf.ObjectStreamMode.disable,
+        )
+    # A clone keeps what the disarm kept beyond the pages: bookmarks, named destinations.
+    writer = PdfWriter(clone_from=PdfReader(disarmed, strict=False))
     for page in writer.pages:
         _settle_content(page)
     _decode_every_stream(writer)
     pdf = f"{out}.pdf"
     with open(pdf, "wb") as handle:
         writer.write(handle)
-    return {"ok": True, "kind": "pdf", "pdf": pdf, "pages": len(writer.pages)}
+    result = {"ok": True, "kind": "pdf", "pdf": pdf, "pages": len(writer.pages), "removed": removed}
+    if protected:
+        result["note"] = "Its copy protection was removed so it could be included."
+    return result
 
 
 class TooLarge(Exception):
@@ -114,7 +133,7 @@ def _decode_every_stream(writer) -> None:
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
     seen: set[tuple[int, int]] = set()
-    pending: list = [page.indirect_reference for page in writer.pages]
+    pending: list = [writer.root_object]  # the pages, and the bookmarks and the rest
     limits = {
         "zlib_maximum_output_length": MAX_STREAM_DECODED,
         "lzw_maximum_output_length": MAX_STREAM_DECODED,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from eligibility.rules import FactsError, Result
 from eligibility.service import eligibility_assess
 from portal.roles import ADMIN, RADIOLOGIST, has_role
-from referrals.documents import DocumentRejected, inspect_document, safe_display_name
+from referrals.documents import DocumentRejected, format_count, inspect_document, safe_display_name
 from referrals.models import (
     Attachment,
     InfoRequest,
@@ -146,12 +146,20 @@ def attachment_add(*, referral: Referral, kind: str, uploaded_file, by, message=
     if path is None:
         raise DocumentRejected("The upload did not arrive complete; please try again.")
     detected = inspect_document(path, max_bytes=settings.DOCUMENT_MAX_BYTES)
-    used = sum(a.size for a in referral.attachments.all())
+    existing = list(referral.attachments.all())
+    used = sum(a.size for a in existing)
     if used + detected.size > settings.REFERRAL_MAX_BYTES:
         limit_mb = settings.REFERRAL_MAX_BYTES // (1024 * 1024)
         raise DocumentRejected(
             f"This referral's documents would pass {limit_mb} MB in all; "
             "send the most relevant ones or ask the practice."
+        )
+    # Pages of the documents the packet holds (not replaced ones); an image or DICOM is one.
+    pages = sum(a.pages or 1 for a in existing if a.replaced_by_id is None)
+    if pages + (detected.pages or 1) > settings.PACKET_MAX_PAGES:
+        raise DocumentRejected(
+            f"This referral's documents would pass {format_count(settings.PACKET_MAX_PAGES)} "
+            "pages in all; send the most relevant ones or ask the practice."
         )
     attachment = Attachment(
         referral=referral,

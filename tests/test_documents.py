@@ -21,7 +21,7 @@ from referrals.documents import (
     inspect_document,
     safe_display_name,
 )
-from tests.files import dicom_bytes, image_bytes, pdf_bytes
+from tests.files import dicom_bytes, image_bytes, many_pages_pdf, pdf_bytes
 
 MAX = 10 * 1024 * 1024
 
@@ -184,6 +184,23 @@ def test_a_password_protected_pdf_is_refused(write):
 def test_a_pdf_encrypted_with_an_empty_password_is_accepted(write):
     doc = inspect_document(write("perms.pdf", pdf_bytes(pages=2, password="")), max_bytes=MAX)
     assert doc.pages == 2
+
+
+def test_a_pdf_over_the_page_limit_is_refused_with_both_counts(write):
+    path = write("notes.pdf", many_pages_pdf(301))
+    message = assert_refused(
+        path, says="This PDF has 301 pages; the limit is 300 pages a document."
+    )
+    assert inspect_document(write("ok.pdf", many_pages_pdf(300)), max_bytes=MAX).pages == 300
+    assert message.count("300") == 1
+
+
+def test_the_page_limit_follows_the_setting(write, settings):
+    settings.DOCUMENT_MAX_PAGES = 5
+    assert inspect_document(write("five.pdf", pdf_bytes(pages=5)), max_bytes=MAX).pages == 5
+    assert_refused(
+        write("six.pdf", pdf_bytes(pages=6)), says="This PDF has 6 pages; the limit is 5 pages"
+    )
 
 
 def test_an_image_over_the_pixel_limit_is_refused(write, monkeypatch):

@@ -142,6 +142,21 @@ def test_a_document_that_cannot_be_merged_is_listed_not_fatal(referrer, private_
     assert good.original_name in text
 
 
+def test_a_packet_never_passes_the_page_limit(referrer, private_media, tmp_path, settings):
+    # Uploads are refused past PACKET_MAX_PAGES; a lower limit set later (or the summary's own
+    # pages) must still not make a longer packet: the document that does not fit is left out.
+    referral = referral_with_documents(referrer, documents=DOCUMENTS[:2])  # 3 and 2 pages
+    summary_pages = build_packet(referral, tmp_path / "full.pdf")["summary_pages"]
+    settings.PACKET_MAX_PAGES = summary_pages + 4
+    output = tmp_path / "packet.pdf"
+    info = build_packet(referral, output)
+    assert info["pages"] == info["summary_pages"] + 3 <= settings.PACKET_MAX_PAGES
+    text = "".join(pdf_text(PdfReader(output)).split())
+    note = f"Left out: the packet would pass {summary_pages + 4} pages."
+    assert "mri-report.pdf" + "".join(note.split()) in text
+    assert "gp-notes.pdf" + "".join(note.split()) not in text
+
+
 def test_building_the_context_takes_a_fixed_number_of_queries(
     referrer, private_media, django_assert_num_queries
 ):

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import InMemoryStorage
+from django.urls import reverse
 from pypdf import PdfReader, PdfWriter
 
 from referrals import services
 from referrals.models import Attachment
 from referrals.packets import build_packet
-from referrals.parts import attachment_prepare, attachments_prepare
+from referrals.parts import attachment_prepare, attachments_prepare, describe_removed
 from tests.factories import make_referral
-from tests.files import dicom_image_bytes, image_bytes, pdf_bytes
+from tests.files import dicom_image_bytes, image_bytes, pdf_bytes, scripted_pdf
 from tests.test_packets import pdf_text, referral_with_documents, temp_upload
 
 READY, PENDING, LEFT_OUT = (
@@ -54,6 +55,55 @@ def test_a_pdf_part_is_the_checked_rewrite_with_its_pages(referrer, private_medi
     assert attachment.part.name.endswith(".part.pdf")
     assert attachment.part.name.startswith(str(Path(attachment.file.name).parent))
     assert len(PdfReader(attachment.part.path).pages) == 3
+
+
+def test_a_pdf_part_records_what_was_removed_from_it(referrer, private_media):
+    attachment = add(make_referral(referrer), referrer, "letter.pdf", scripted_pdf())
+    plain = add(attachment.referral, referrer, "notes.pdf", pdf_bytes(pages=1))
+    attachments_prepare([attachment, plain])
+    attachment.refresh_from_db()
+    plain.refresh_from_db()
+    assert (attachment.part_status, attachment.part_removed) == (READY, {"scripts": 5})
+    assert (plain.part_status, plain.part_removed, plain.part_note) == (READY, {}, "")
+
+
+@pytest.mark.parametrize(
+    ("counts", "sentence"),
+    [
+        ({}, ""),
+        (None, ""),
+        ({"scripts": 0}, ""),
+        ({"scripts": 1}, "Active content removed: 1 script."),
+        (
+            {"embedded_files": 1, "scripts": 3},
+            "Active content removed: 3 scripts and 1 embedded file.",
+        ),
+        (
+            {"form_fields": 2, "links": 1, "scripts": 1, "embedded_files": 2},
+            "Active content removed: 1 script, 1 external link, 2 embedded files and 2 form"
+            " fields.",
+        ),
+        ({"actions": 2}, "Active content removed: 2 actions."),
+        ({"actions": 1, "xfa": 1}, "Active content removed: 1 XFA form and 1 other action."),
+        ({"launches": 2}, "Active content removed: 2 commands to open files or programs."),
+        ({"media": 1}, "Active content removed: 1 video, sound or 3D object."),
+        ({"scripts": True, "links": "2"}, ""),  # not counts: nothing to say
+    ],
+)
+def test_what_was_removed_reads_as_one_sentence(counts, sentence):
+    assert describe_removed(counts) == sentence
+
+
+def test_the_staff_document_list_says_what_the_packets_copy_lost(
+    client, referrer, admin_user, private_media
+):
+    referral = referral_with_documents(
+        referrer, documents=[("clinical_notes", "letter.pdf", scripted_pdf)]
+    )
+    attachments_prepare(list(referral.attachments.all()))
+    client.force_login(admin_user)
+    page = client.get(reverse("referral_detail", args=[referral.uuid])).content.decode()
+    assert "Active content removed: 5 scripts. (In the packet's copy;" in page
 
 
 def test_a_photo_part_is_one_a4_page_embedding_the_photo_as_a_jpeg(referrer, private_media):

@@ -1,5 +1,7 @@
 from django import template
 
+from referrals.parts import describe_removed
+
 register = template.Library()
 
 OUTCOME = {
@@ -55,3 +57,9 @@ def filesize(size):
 @register.filter
 def absolute(value):
     return abs(value) if value is not None else value
+
+
+@register.filter
+def removed_content(counts):
+    """An attachment's part_removed in words: "Active content removed: 2 scripts." or ""."""
+    return describe_removed(counts)
