@@ -8,6 +8,13 @@ from django.db import models
 from django.db.models import Q
 
 from eligibility import rules
+from eligibility.facts import (
+    CAUSE_LABELS,
+    COAGULOPATHY_LABELS,
+    INFECTION_LABELS,
+    MODALITY_LABELS,
+    OPIOID_RESPONSE_LABELS,
+)
 
 
 class Site(models.Model):
@@ -81,28 +88,6 @@ class Referral(models.Model):
         VIC = "VIC", "VIC"
         WA = "WA", "WA"
 
-    class Cause(models.TextChoices):
-        OSTEOPOROTIC = "osteoporotic", "Osteoporotic"
-        TRAUMATIC = "traumatic", "Traumatic"
-        MALIGNANT = "malignant", "Malignant (metastatic)"
-        MYELOMA = "myeloma", "Myeloma"
-        OTHER = "other", "Other"
-
-    class OpioidResponse(models.TextChoices):
-        POOR = "poor", "Poorly controlled despite opiates"
-        ADEQUATE = "adequate", "Adequately controlled by opiates"
-        NOT_TRIALLED = "not_trialled", "Opiates not yet tried"
-
-    class Coagulopathy(models.TextChoices):
-        NONE = "none", "None"
-        CORRECTED = "corrected", "Present, corrected"
-        UNCORRECTED = "uncorrected", "Present, not corrected"
-
-    class Infection(models.TextChoices):
-        NONE = "none", "None"
-        LOCAL = "local", "Local"
-        SYSTEMIC = "systemic", "Systemic"
-
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     reference = models.CharField(max_length=20, unique=True, editable=False)
     referrer = models.ForeignKey(
@@ -140,16 +125,17 @@ class Referral(models.Model):
     )
     copy_to = models.CharField("copy to (optional)", max_length=300, blank=True)
 
-    # Clinical facts: the eligibility contract's facts as real fields (None = not known).
+    # Clinical facts: the eligibility contract's facts as real fields (None = not known). Their
+    # choices are eligibility.facts' values and words, so the two cannot drift apart.
     levels = models.JSONField(default=list, blank=True)
-    cause = models.CharField(max_length=20, choices=Cause.choices, blank=True)
+    cause = models.CharField(max_length=20, choices=CAUSE_LABELS, blank=True)
     pain_score = models.PositiveSmallIntegerField(null=True, blank=True)
     pain_onset = models.DateField(null=True, blank=True)
-    opioid_response = models.CharField(max_length=20, choices=OpioidResponse.choices, blank=True)
+    opioid_response = models.CharField(max_length=20, choices=OPIOID_RESPONSE_LABELS, blank=True)
     mri_contraindicated = models.BooleanField(null=True, blank=True)
     mri_contraindication_reason = models.CharField(max_length=300, blank=True)
-    coagulopathy = models.CharField(max_length=20, choices=Coagulopathy.choices, blank=True)
-    infection = models.CharField(max_length=20, choices=Infection.choices, blank=True)
+    coagulopathy = models.CharField(max_length=20, choices=COAGULOPATHY_LABELS, blank=True)
+    infection = models.CharField(max_length=20, choices=INFECTION_LABELS, blank=True)
     canal_compromise = models.BooleanField(null=True, blank=True)
     neurological_deficit = models.BooleanField(null=True, blank=True)
     healed_fracture = models.BooleanField(null=True, blank=True)
@@ -255,15 +241,8 @@ class Referral(models.Model):
 
 
 class ImagingStudy(models.Model):
-    class Modality(models.TextChoices):
-        MRI = "MRI", "MRI"
-        SPECT_CT = "SPECT-CT", "SPECT-CT"
-        CT = "CT", "CT"
-        XR = "XR", "X-ray"
-        BONE_SCAN = "BONE_SCAN", "Bone scan"
-
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="imaging")
-    modality = models.CharField(max_length=10, choices=Modality.choices)
+    modality = models.CharField(max_length=10, choices=MODALITY_LABELS)
     performed_on = models.DateField("date", null=True, blank=True)
     acute_fracture = models.BooleanField("acute fracture seen", null=True, blank=True)
     location = models.CharField("where performed", max_length=200, blank=True)
