@@ -37,8 +37,9 @@ def _referral(referral_id: int):
 
 def prepare(referral_id: int) -> int:
     """Every document's packet part, made afresh; returns how many were made."""
+    from referrals.packets.parts import attachments_prepare
+
     from referrals.models import Attachment
-    from referrals.parts import attachments_prepare
 
     referral = _referral(referral_id)
     Attachment.objects.filter(referral=referral).update(
@@ -50,7 +51,7 @@ def prepare(referral_id: int) -> int:
 
 
 def build(referral_id: int, output: Path) -> None:
-    from referrals.packets import build_packet
+    from referrals.packets.build import build_packet
 
     build_packet(_referral(referral_id), output, version=1)
 
@@ -59,7 +60,7 @@ def summary_html(referral_id: int) -> tuple[str, list[str]]:
     """The summary as build_packet renders it (same template and context), and the PDFs."""
     from django.template.loader import render_to_string
 
-    from referrals.packets import packet_context
+    from referrals.packets.build import packet_context
 
     context = packet_context(_referral(referral_id))
     context["version"] = 1
@@ -70,7 +71,7 @@ def summary_html(referral_id: int) -> tuple[str, list[str]]:
 def baseline(html: str, pdfs: list[str], output: Path) -> None:
     from pypdf import PdfReader, PdfWriter
 
-    from referrals.packets import render_html
+    from referrals.packets.pdf import render_html
 
     writer = PdfWriter()
     writer.append(PdfReader(io.BytesIO(render_html(html))))

@@ -829,7 +829,7 @@ FIXES = {
         storage: hash it while it streams (in the upload handler) and move the temporary file
         into place instead of copying.""",
     "upload_memory": """Something reads the upload whole: look for .read() without a size in
-        referrals/documents.py and services.attachment_add.""",
+        referrals/documents.py and attachments.attachment_add.""",
     "packet": """A packet should be the summary (WeasyPrint) plus pypdf appending each
         document's ready-made part and drawing the stamps. If it is slow, check that the parts
         were made before (every attachment's part_status is "ready"; otherwise the render made

@@ -225,7 +225,7 @@ def _imaging(rng: random.Random, onset: date, latest: date) -> list[dict]:
 
 
 def _facts(row: dict, imaging: list[dict]) -> dict:
-    """The eligibility contract's facts, as referrals.services.referral_facts builds them."""
+    """The eligibility contract's facts, as referrals.intake.referral_facts builds them."""
     facts = {key: row[key] for key in ("levels", "cause", "pain_score", "opioid_response",
              "mri_contraindicated", "coagulopathy", "infection", "canal_compromise",
              "neurological_deficit", "healed_fracture", "anticoagulation_reviewed")}  # fmt: skip
@@ -524,12 +524,12 @@ def seed_scenario_referrals(rng: random.Random, people: dict, files: Path) -> di
     from django.utils import timezone
 
     from portal.models import User
-    from referrals import services
+    from referrals import attachments, intake, workflow
     from referrals.models import ImagingStudy, Medicine, Referral
 
     today = timezone.localdate()
     doctor = User.objects.get(pk=people["other_referrer_ids"][0])
-    referral = services.referral_create(referrer=doctor)
+    referral = intake.referral_create(referrer=doctor)
     clinical = _clinical(random.Random(1), today - timedelta(days=9))
     clinical.update(cause="osteoporotic", pain_score=9, opioid_response="poor", levels=["L1"],
                     coagulopathy="none", infection="none", canal_compromise=False,
@@ -560,13 +560,13 @@ def seed_scenario_referrals(rng: random.Random, people: dict, files: Path) -> di
     write_dicom(dicom, side=512, frames=1)
     documents.append(("imaging", "mri-l1.dcm", dicom.read_bytes()))
     for kind, name, content in documents:
-        services.attachment_add(
+        attachments.attachment_add(
             referral=referral, kind=kind, uploaded_file=_upload(name, content), by=doctor
         )
-    services.referral_submit(referral=referral, by=doctor)
+    workflow.referral_submit(referral=referral, by=doctor)
 
     uploader = User.objects.get(pk=people["other_referrer_ids"][1])
-    drafts = [str(services.referral_create(referrer=uploader).uuid) for _ in range(UPLOAD_DRAFTS)]
+    drafts = [str(intake.referral_create(referrer=uploader).uuid) for _ in range(UPLOAD_DRAFTS)]
     return {
         "packet_referral_id": referral.pk,
         "packet_documents": [(kind, name, len(content)) for kind, name, content in documents],

@@ -1,3 +1,5 @@
+"""The eligibility app: the referral criteria, their JSON endpoint and command."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""The eligibility checker's URL: POST /api/eligibility."""
+
 from django.urls import path
 
 from eligibility import views

@@ -1,8 +1,11 @@
+"""The Django admin for accounts, referrer approval and the (read-only) audit trail."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from portal.models import AuditEvent, ReferrerProfile, User
 from portal.services import referrer_approve
+from portal.two_factor import otp_reset
 
 
 class ReferrerProfileInline(admin.StackedInline):
@@ -51,23 +54,13 @@ class UserAdmin(BaseUserAdmin):
 
     @admin.action(description="Reset two-factor sign-in (lost device): they enrol again")
     def reset_two_factor(self, request, queryset):
-        from portal.two_factor import otp_reset
-
         for user in queryset:
             otp_reset(user=user, by=request.user)
         self.message_user(request, f"Two-factor sign-in reset for {queryset.count()} user(s).")
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: the audit trail can be searched and read here, never changed or deleted."""
-
-    list_display = ["at", "actor_email", "action", "referral", "object_repr", "ip_address"]
-    list_filter = ["action"]
-    search_fields = ["referral__reference", "actor_email"]
-    list_select_related = ["referral"]
-    # None removes every action, including the site-wide "delete selected".
-    actions = None
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, searched and read in the admin; written only by the portal's services."""
 
     def has_add_permission(self, request):
         return False
@@ -77,3 +70,15 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Read-only: the audit trail can be searched and read here, never changed or deleted."""
+
+    list_display = ["at", "actor_email", "action", "referral", "object_repr", "ip_address"]
+    list_filter = ["action"]
+    search_fields = ["referral__reference", "actor_email"]
+    list_select_related = ["referral"]
+    # None removes every action, including the site-wide "delete selected".
+    actions = None

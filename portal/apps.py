@@ -1,3 +1,5 @@
+"""The portal app (accounts): connects the audit trail's sign-in receivers when ready."""
+
 from django.apps import AppConfig
 
 

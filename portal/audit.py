@@ -1,21 +1,15 @@
-"""The audit trail: who did what, when, from where (SPEC §10). Append-only; no clinical text."""
+"""The audit trail: who did what, when, from where (SPEC §10). Append-only; no clinical text.
+Referrals read a referral's trail on their own page (referrals/views/referral.py)."""
 
 import ipaddress
 from contextvars import ContextVar
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.core.paginator import Paginator
 from django.dispatch import receiver
 from django.http import HttpRequest
-from django.shortcuts import render
 
 from portal.models import AuditEvent, User
-from portal.roles import ADMIN, role_required
-from referrals.access import referral_for_user
-from referrals.models import Referral
-
-EVENTS_PER_PAGE = 100
 
 # The request being handled, so services (which take no request) can record the address too.
 _current_request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
@@ -58,7 +52,7 @@ def audit_record(
     *,
     request: HttpRequest | None = None,
     action: str,
-    referral: Referral | None = None,
+    referral=None,  # a referrals.Referral: the audit trail sits below the apps it records
     actor: User | None = None,
     actor_email: str = "",
     object_repr: str = "",
@@ -114,19 +108,6 @@ def _sign_in_failed(sender, credentials, request=None, **kwargs):
         request=request,
         action=AuditEvent.Action.SIGN_IN_FAILED,
         actor_email=str(credentials.get("username") or ""),
-    )
-
-
-@role_required(ADMIN)
-def referral_audit(request, referral_uuid):
-    """The practice admin's view of one referral's audit trail, newest first."""
-    referral = referral_for_user(request.user, referral_uuid, action="view")
-    events = referral.audit_events.select_related("actor").order_by("-at", "-id")
-    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "portal/audit_list.html",
-        {"referral": referral, "events": page.object_list, "page": page},
     )
 
 

@@ -1,3 +1,5 @@
+"""What every page's template gets: the navigation for the user's roles."""
+
 from django.urls import reverse
 
 from portal import roles

@@ -61,6 +61,22 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
+def env_seconds_list(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Comma-separated whole seconds, each at least 1 ("10,30,90")."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        numbers = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be whole seconds separated by commas, e.g. 10,30,90; got {value!r}"
+        ) from None
+    if any(n < 1 for n in numbers):
+        raise ImproperlyConfigured(f"{name}: every delay must be at least 1 second; got {value!r}")
+    return numbers
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:

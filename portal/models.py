@@ -1,3 +1,5 @@
+"""Accounts: the user (signing in by email), the referrer's profile, the audit trail's events."""
+
 import uuid
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager

@@ -17,6 +17,7 @@ from portal.env import (
     env_list,
     env_rate,
     env_redis,
+    env_seconds_list,
     env_str,
 )
 
@@ -198,7 +199,7 @@ REFERRAL_MAX_BYTES = env_int("REFERRAL_MAX_MB", 500, minimum=1) * 1024 * 1024
 # packet stays something an IR can read; the packet itself never has more than PACKET_MAX_PAGES.
 DOCUMENT_MAX_PAGES = env_int("DOCUMENT_MAX_PAGES", 300, minimum=1)
 PACKET_MAX_PAGES = env_int("PACKET_MAX_PAGES", 1000, minimum=1)
-FILE_UPLOAD_HANDLERS = ["referrals.documents.LimitedTemporaryFileUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["referrals.attachments.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
@@ -304,10 +305,13 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-notifications": {"task": "referrals.sweep_notifications", "schedule": 60.0},
 }
 
-# Packets: re-send one still queued after PACKET_RESEND_SECONDS; reclaim one "rendering" for
-# longer than PACKET_STALE_SECONDS (its worker died: the hard time limit has long passed).
-PACKET_RESEND_SECONDS = env_int("PACKET_RESEND_SECONDS", 120, minimum=1)
-PACKET_STALE_SECONDS = env_int("PACKET_STALE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
+# The outbox (referrals/outbox.py: packets and emails): a row still queued OUTBOX_RESEND_SECONDS
+# after it was published is published again (the broker lost it); one "working" for longer than
+# OUTBOX_STALE_SECONDS is taken back (its worker died: the hard time limit has long passed); a
+# transient failure is retried after each of OUTBOX_RETRY_SECONDS in turn, then marked failed.
+OUTBOX_RESEND_SECONDS = env_int("OUTBOX_RESEND_SECONDS", 120, minimum=1)
+OUTBOX_STALE_SECONDS = env_int("OUTBOX_STALE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
+OUTBOX_RETRY_DELAYS = env_seconds_list("OUTBOX_RETRY_SECONDS", (10, 30, 90, 270, 600))
 # Fault injection for tests only (a slow render to kill a worker in the middle of): keep 0.
 PACKET_RENDER_DELAY_SECONDS = env_int("PACKET_RENDER_DELAY_SECONDS", 0, minimum=0)
 

@@ -1,3 +1,5 @@
+"""The portal's own Celery task: a health ping for the worker."""
+
 from celery import shared_task
 
 

@@ -1,3 +1,5 @@
+"""The portal's URLs: accounts and sign-in, health, the admin, and each app's own."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -35,6 +37,8 @@ urlpatterns = [
         ),
         name="password_reset_complete",
     ),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/signup/thanks/", views.signup_done, name="signup_done"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("eligibility.urls")),
     path("", include("referrals.urls")),

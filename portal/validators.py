@@ -1,7 +1,7 @@
 """Australian health identifiers: Medicare provider number, Medicare card number, IHI.
 
 Each `validate_*` raises ValidationError with a message a GP can act on; each `*_check_*`
-helper computes the check value, which the test factories use to build valid numbers.
+helper computes the check value (the demo data use it to make valid numbers).
 """
 
 import re

@@ -1,3 +1,5 @@
+"""Account pages (sign-in, password reset, sign-up), each role's landing, and health."""
+
 import logging
 
 from django.conf import settings
@@ -10,9 +12,10 @@ from django.views.decorators.cache import never_cache
 from django_ratelimit.core import is_ratelimited
 
 from portal.audit import audit_record
-from portal.forms import EmailAuthenticationForm, EmailPasswordResetForm
+from portal.forms import EmailAuthenticationForm, EmailPasswordResetForm, SignupForm, error_summary
 from portal.models import AuditEvent
 from portal.roles import LANDING, user_roles
+from portal.services import referrer_signup
 
 logger = logging.getLogger(__name__)
 
@@ -99,3 +102,31 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return HttpResponse("ok", content_type="text/plain")
+
+
+def signup(request):
+    """A referring doctor asks for an account. Every valid request gets the same answer, and
+    an email, whether or not the address already has an account (see referrer_signup)."""
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        referrer_signup(
+            email=data["email"],
+            password=data["password1"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            provider_number=data["provider_number"],
+            practice_name=data["practice_name"],
+            address=data["address"],
+            phone=data["phone"],
+        )
+        return redirect("signup_done")
+    return render(
+        request, "registration/signup.html", {"form": form, "error_summary": error_summary(form)}
+    )
+
+
+def signup_done(request):
+    return render(request, "registration/signup_done.html")

@@ -1,3 +1,5 @@
+"""The WSGI entry point gunicorn serves (portal/gunicorn_conf.py)."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -1,0 +1,1 @@
+"""The referrals app: referrals from draft to completion, their documents, packets and outbox."""

@@ -1,5 +1,8 @@
+"""The Django admin for hospital sites, and read-only views of referrals and the email outbox."""
+
 from django.contrib import admin
 
+from portal.admin import ReadOnlyAdmin
 from referrals.models import Attachment, Notification, Referral, Site, StatusEvent
 
 
@@ -34,7 +37,7 @@ class AttachmentInline(ReadOnlyInline):
 
 
 @admin.register(Referral)
-class ReferralAdmin(admin.ModelAdmin):
+class ReferralAdmin(ReadOnlyAdmin):
     """Read-only here: referrals change only through the portal's services (audited)."""
 
     list_display = ["reference", "status", "referrer", "eligibility_outcome", "updated_at"]
@@ -42,21 +45,20 @@ class ReferralAdmin(admin.ModelAdmin):
     search_fields = ["reference"]
     inlines = [StatusEventInline, AttachmentInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     """The email outbox, read-only: what was sent, what is waiting, what failed and why."""
 
-    list_display = ["referral", "event", "recipient", "status", "attempts", "created_at", "sent_at"]
+    list_display = [
+        "referral",
+        "event",
+        "recipient",
+        "status",
+        "attempts",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "event"]
     search_fields = ["referral__reference", "recipient"]
     readonly_fields = [f.name for f in Notification._meta.fields]

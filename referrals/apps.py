@@ -1,3 +1,5 @@
+"""The referrals app's configuration."""
+
 from django.apps import AppConfig
 
 

@@ -6,8 +6,12 @@ from datetime import timedelta
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.utils import timezone
 from PIL import Image, ImageDraw
+from weasyprint import HTML
 
-from referrals import services
+from portal.validators import medicare_check_digit
+from referrals import workflow
+from referrals.attachments import attachment_add
+from referrals.intake import referral_create
 from referrals.models import ImagingStudy, Medicine, Referral, Site
 
 DEMO_SITES = [
@@ -29,8 +33,6 @@ DEMO_REFERRALS = [
 
 
 def _pdf(title: str, lines: list[str]) -> bytes:
-    from weasyprint import HTML
-
     body = "".join(f"<p>{line}</p>" for line in lines)
     html = f"<h1>{title}</h1><p><em>Synthetic demonstration document.</em></p>{body}"
     return HTML(string=html, url_fetcher=_no_fetch).write_pdf()
@@ -59,8 +61,6 @@ def _upload(name: str, content: bytes) -> TemporaryUploadedFile:
 
 
 def _medicare(first_eight: str) -> str:
-    from portal.validators import medicare_check_digit
-
     return first_eight + str(medicare_check_digit(first_eight)) + "1"
 
 
@@ -80,7 +80,7 @@ def seed_referrals(*, referrer, admin, radiologist) -> int:
     for index, (given, family, dob, medicare, onset, pain, level, cause, state) in enumerate(
         DEMO_REFERRALS
     ):
-        referral = services.referral_create(referrer=referrer)
+        referral = referral_create(referrer=referrer)
         Referral.objects.filter(pk=referral.pk).update(
             patient_given_name=given,
             patient_family_name=family,
@@ -132,11 +132,11 @@ def seed_referrals(*, referrer, admin, radiologist) -> int:
             ("pathology", "bloods.jpg", _image("PATHOLOGY", "JPEG")),
         ]
         for kind, name, content in documents:
-            services.attachment_add(
+            attachment_add(
                 referral=referral, kind=kind, uploaded_file=_upload(name, content), by=referrer
             )
         if state in ("submitted", "info", "accepted", "booked"):
-            services.referral_submit(
+            workflow.referral_submit(
                 referral=referral,
                 by=referrer,
                 outside_criteria_reason=""
@@ -144,7 +144,7 @@ def seed_referrals(*, referrer, admin, radiologist) -> int:
                 else ("Demo: severe pain and poor mobility; for the IR to decide."),
             )
         if state == "info":
-            services.referral_request_info(
+            workflow.referral_request_info(
                 referral=referral,
                 by=admin,
                 items=[
@@ -158,12 +158,10 @@ def seed_referrals(*, referrer, admin, radiologist) -> int:
                 note="Please confirm the plan for aspirin and send the orthopaedic letter.",
             )
         if state in ("accepted", "booked"):
-            from referrals import triage
-
-            triage.referral_accept(referral=referral, by=admin, radiologist=radiologist)
+            workflow.referral_accept(referral=referral, by=admin, radiologist=radiologist)
         if state == "booked":
-            triage.referral_approve(referral=referral, by=radiologist, note="Suitable.")
+            workflow.referral_approve(referral=referral, by=radiologist, note="Suitable.")
             start = timezone.localtime() + timedelta(days=3)
             start = start.replace(hour=8, minute=30, second=0, microsecond=0)
-            triage.referral_book(referral=referral, by=admin, start=start, site=sites[0])
+            workflow.referral_book(referral=referral, by=admin, start=start, site=sites[0])
     return len(DEMO_REFERRALS)

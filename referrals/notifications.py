@@ -1,30 +1,31 @@
-"""Email notifications (SPEC 10): who hears of each event, what they are sent, and the task that
-sends it. The task lives here; referrals/tasks.py imports it so Celery's autodiscovery finds it.
+"""Email notifications (SPEC 10): who hears of each event and what they are sent. Each email is
+an outbox row (referrals/outbox.py), sent once by the worker.
 
 An email carries the reference and a link, nothing else about the referral: never the patient's
 name, identifiers or any clinical detail (SPEC 11). Mail leaves the building in the clear and sits
 in inboxes we do not control, so the templates are given nothing else to render.
 """
 
-import logging
-import smtplib
-from datetime import timedelta
-from functools import partial
-
-from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
-from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 
 from portal import roles
+from referrals import outbox
 from referrals.models import Notification, Referral
 
-logger = logging.getLogger(__name__)
+N = Notification.Status
+EMAILS = outbox.OutboxKind(
+    model=Notification,
+    task="referrals.send_notification",
+    queued=N.QUEUED,
+    working=N.SENDING,
+    done=N.SENT,
+    failed=N.FAILED,
+)
 
 # Who receives each event. "receipt" is the referrer even when they are the actor (the one email
 # that confirms their own action); "other_side" is resolved from who wrote the message.
@@ -126,89 +127,23 @@ def notification_message(*, referral: Referral, event: str, recipient: str) -> E
 
 
 def notify(*, referral: Referral, event: str, actor=None) -> None:
-    """Write one outbox row per recipient, and send each when the caller's transaction commits.
+    """Write one outbox row per recipient, each sent once the caller's transaction commits.
 
     Call it inside the transaction that makes the change: a rollback then sends nothing, and a
     broker that is down at commit loses nothing (the row stays queued for the sweeper).
     """
     for email in notification_recipients(referral=referral, event=event, actor=actor):
         row = Notification.objects.create(referral=referral, event=event, recipient=email)
-        transaction.on_commit(partial(notification_enqueue, row.pk))
+        outbox.enqueue(EMAILS, row.pk)
 
 
-def notification_enqueue(notification_id: int) -> bool:
-    try:
-        # retry=False: a doctor's request must not wait on a broker that is down.
-        send_notification.apply_async(args=[notification_id], retry=False)
-    except Exception:
-        # Logged without the address or anything about the patient; the sweeper sends it later.
-        logger.warning("notification %s not queued; the sweeper will retry", notification_id)
-        return False
-    Notification.objects.filter(pk=notification_id).update(enqueued_at=timezone.now())
-    return True
+def notification_send(row: Notification) -> dict:
+    """Send one outbox row's email (the worker's part). A mail server that is down or slow
+    raises OSError (smtplib's errors are OSErrors), which the outbox retries."""
+    referral = Referral.objects.select_related("referrer").get(pk=row.referral_id)
+    notification_message(referral=referral, event=row.event, recipient=row.recipient).send()
+    return {}
 
 
 def notifications_sweep() -> dict:
-    """Send what the broker never got, and what a worker died while sending."""
-    N = Notification.Status
-    now = timezone.now()
-    resend_before = now - timedelta(seconds=settings.PACKET_RESEND_SECONDS)
-    Notification.objects.filter(status=N.SENDING, claimed_at__lt=now - SENDING_STALE).update(
-        status=N.QUEUED, enqueued_at=None
-    )
-    waiting = list(
-        Notification.objects.filter(status=N.QUEUED)
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=resend_before))
-        .values_list("pk", flat=True)[:500]
-    )
-    sent = sum(notification_enqueue(pk) for pk in waiting)
-    return {"waiting": len(waiting), "sent": sent}
-
-
-SENDING_STALE = timedelta(minutes=10)  # far above any SMTP timeout: its worker is gone
-RETRY_DELAYS = (30, 60, 120, 240, 480)  # about 15 minutes to ride out a mail server restart
-
-
-@shared_task(
-    bind=True,
-    name="referrals.send_notification",
-    # A worker that dies mid-send gets the task again: a rare duplicate email beats a lost one.
-    acks_late=True,
-    ignore_result=True,
-    max_retries=len(RETRY_DELAYS),
-)
-def send_notification(self, notification_id: int) -> None:
-    """Claim the outbox row, send it, mark it sent. A row already sent (or being sent by a live
-    worker) is left alone, so a task delivered twice sends one email."""
-    N = Notification.Status
-    now = timezone.now()
-    claimed = (
-        Notification.objects.filter(pk=notification_id)
-        .filter(Q(status=N.QUEUED) | Q(status=N.SENDING, claimed_at__lt=now - SENDING_STALE))
-        .update(status=N.SENDING, claimed_at=now, attempts=F("attempts") + 1)
-    )
-    if not claimed:
-        return
-    row = Notification.objects.select_related("referral__referrer").get(pk=notification_id)
-    message = notification_message(referral=row.referral, event=row.event, recipient=row.recipient)
-    try:
-        message.send()
-    except (smtplib.SMTPException, OSError) as exc:
-        # The mail server is down or slow: back to the queue, and retry with backoff.
-        error = f"{type(exc).__name__}: {exc}"[:300]
-        last = self.request.retries >= self.max_retries
-        Notification.objects.filter(pk=notification_id).update(
-            status=N.FAILED if last else N.QUEUED, last_error=error
-        )
-        if last:
-            logger.error("notification %s failed after retries", notification_id)
-            return
-        raise self.retry(exc=exc, countdown=RETRY_DELAYS[self.request.retries]) from exc
-    Notification.objects.filter(pk=notification_id).update(
-        status=N.SENT, sent_at=timezone.now(), last_error=""
-    )
-
-
-@shared_task(name="referrals.sweep_notifications", ignore_result=True)
-def sweep_notifications() -> dict:
-    return notifications_sweep()
+    return outbox.sweep(EMAILS)

@@ -1,8 +1,30 @@
-"""Queries across relations, used by views; each says which index it relies on."""
+"""Every read across relations: the queue, the IR's reviews, the dashboard, a referral's
+current documents, latest packet, open request, thread and timeline, likely duplicates. Each
+says which index it relies on."""
 
-from django.db.models import Prefetch
+from datetime import timedelta
 
-from referrals.models import ImagingStudy, Referral, StatusEvent
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from referrals.models import (
+    Attachment,
+    ImagingStudy,
+    InfoRequest,
+    Packet,
+    Referral,
+    StatusEvent,
+)
 
 
 def referrals_for_dashboard(user):
@@ -21,19 +43,55 @@ def referral_timeline(referral: Referral) -> list[StatusEvent]:
     return list(referral.events.select_related("by").order_by("at", "id"))
 
 
+def current_attachments(referral: Referral):
+    """The referral's documents as they stand: each one not replaced by a newer version."""
+    return referral.attachments.filter(replaced_by__isnull=True)
+
+
+def only_current(attachments) -> list[Attachment]:
+    """The same, of attachments already loaded (a page that shows the replaced ones too)."""
+    return [a for a in attachments if a.replaced_by_id is None]
+
+
+def packet_latest(referral: Referral) -> Packet | None:
+    return referral.packets.order_by("-version").first()
+
+
+def referral_open_info_request(referral: Referral) -> InfoRequest | None:
+    return referral.info_requests.filter(answered_at__isnull=True).last()
+
+
+def possible_duplicates(referral: Referral):
+    """Other open referrals for the same patient in the last 90 days, from any referrer
+    (indexes referral_medicare_idx and referral_name_dob_idx)."""
+    since = timezone.now() - timedelta(days=90)
+    same_patient = Q()
+    if referral.medicare_number and referral.medicare_irn:
+        same_patient |= Q(
+            medicare_number=referral.medicare_number, medicare_irn=referral.medicare_irn
+        )
+    if referral.patient_family_name and referral.patient_dob:
+        same_patient |= Q(
+            patient_family_name__iexact=referral.patient_family_name,
+            patient_given_name__iexact=referral.patient_given_name,
+            patient_dob=referral.patient_dob,
+        )
+    if not same_patient:
+        return Referral.objects.none()
+    return (
+        Referral.objects.filter(same_patient, status__in=Referral.OPEN_STATUSES)
+        .filter(Q(submitted_at__gte=since) | Q(created_at__gte=since))
+        .exclude(pk=referral.pk)
+    )
+
+
 def _latest_packet_status():
-    from django.db.models import OuterRef, Subquery
-
-    from referrals.models import Packet
-
     latest = Packet.objects.filter(referral=OuterRef("pk")).order_by("-version")
     return Subquery(latest.values("status")[:1])
 
 
 def _search(queryset, q: str):
     """A reference, a Medicare number (digits) or names: every word must match a name."""
-    from django.db.models import Q
-
     q = " ".join(q.split())
     if not q:
         return queryset
@@ -77,8 +135,6 @@ def triage_queue(*, status="", outcome="", site=None, radiologist=None, q=""):
     Index referral_queue_idx serves the default filter and order. One query for the page (the
     latest packet's status comes from a subquery, the IR from a join).
     """
-    from django.db.models import F
-
     queryset = Referral.objects.exclude(status=Referral.Status.DRAFT)
     if status == "all":
         pass
@@ -106,8 +162,6 @@ def triage_queue(*, status="", outcome="", site=None, radiologist=None, q=""):
 def reviews_for(user):
     """The IR's referrals: those waiting for their decision first, each by urgency
     (index referral_reviews_idx)."""
-    from django.db.models import Case, F, IntegerField, Value, When
-
     return (
         Referral.objects.filter(
             assigned_radiologist=user,
@@ -127,8 +181,6 @@ def reviews_for(user):
 
 
 def referral_messages(referral: Referral):
-    from referrals.models import Attachment
-
     return list(
         referral.messages.select_related("author").prefetch_related(
             Prefetch("attachments", queryset=Attachment.objects.order_by("id"))

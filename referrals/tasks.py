@@ -1,11 +1,14 @@
-"""Celery tasks: thin wrappers that load by id and call a service."""
+"""Every Celery task of the referrals app, thin: each takes an id and calls a plain function
+(the outbox runs the work once, retried with backoff; see referrals/outbox.py)."""
 
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError, connection
 
-from referrals import services
-
-RETRY_DELAYS = (10, 30, 90, 270, 600)  # seconds: backoff for transient failures
+from referrals import outbox
+from referrals.notifications import EMAILS, notification_send, notifications_sweep
+from referrals.packets.parts import attachment_prepare
+from referrals.packets.queue import PACKETS, packet_make, packets_sweep
 
 
 @shared_task(
@@ -13,21 +16,22 @@ RETRY_DELAYS = (10, 30, 90, 270, 600)  # seconds: backoff for transient failures
     name="referrals.render_packet",
     acks_late=True,
     ignore_result=True,
-    max_retries=len(RETRY_DELAYS),
+    max_retries=None,  # the outbox gives up after OUTBOX_RETRY_DELAYS
 )
-def render_packet(self, packet_id: int, claim: str = "") -> None:
-    try:
-        services.packet_render(packet_id=packet_id, claim=claim)
-    except (services.PacketTransientError, DatabaseError) as exc:
-        # A lost database connection is not reused by the next attempt.
-        connection.close()
-        if self.request.retries >= self.max_retries:
-            services.packet_give_up(packet_id=packet_id, error=f"Gave up after retries: {exc}")
-            return
-        claim = getattr(exc, "claim", "") or claim
-        raise self.retry(
-            exc=exc, countdown=RETRY_DELAYS[self.request.retries], kwargs={"claim": claim}
-        ) from exc
+def render_packet(self, packet_id: int, retaking: str = "") -> None:
+    outbox.perform(self, PACKETS, packet_id, packet_make, retaking=retaking)
+
+
+@shared_task(
+    bind=True,
+    name="referrals.send_notification",
+    # A worker that dies mid-send gets the task again: a rare duplicate email beats a lost one.
+    acks_late=True,
+    ignore_result=True,
+    max_retries=None,
+)
+def send_notification(self, notification_id: int, retaking: str = "") -> None:
+    outbox.perform(self, EMAILS, notification_id, notification_send, retaking=retaking)
 
 
 @shared_task(
@@ -40,19 +44,19 @@ def render_packet(self, packet_id: int, claim: str = "") -> None:
 def prepare_attachment(self, attachment_id: int) -> None:
     """Make a document's packet part soon after upload. Nothing depends on it finishing: a
     packet prepares whatever is still pending itself."""
-    from referrals.parts import attachment_prepare
-
     try:
         attachment_prepare(attachment_id=attachment_id)
     except (DatabaseError, OSError) as exc:
         connection.close()
-        raise self.retry(exc=exc, countdown=RETRY_DELAYS[self.request.retries]) from exc
+        delays = settings.OUTBOX_RETRY_DELAYS
+        raise self.retry(exc=exc, countdown=delays[self.request.retries % len(delays)]) from exc
 
 
 @shared_task(name="referrals.sweep_packets", ignore_result=True)
 def sweep_packets() -> dict:
-    return services.packets_sweep()
+    return packets_sweep()
 
 
-# Celery autodiscovers referrals.tasks only: the email task lives with the notifications.
-from referrals.notifications import send_notification, sweep_notifications  # noqa: E402, F401
+@shared_task(name="referrals.sweep_notifications", ignore_result=True)
+def sweep_notifications() -> dict:
+    return notifications_sweep()

@@ -1,14 +1,13 @@
+"""The referrals app's URLs: the referrer's, the practice's, and files."""
+
 from django.urls import path
 
-from portal.audit import referral_audit
-from referrals.views import documents, intake, packets, staff
+from referrals.views import files, intake, referral, staff
 
 urlpatterns = [
-    path("accounts/signup/", intake.signup, name="signup"),
-    path("accounts/signup/thanks/", intake.signup_done, name="signup_done"),
     path("referrals/", intake.referral_list, name="referral_list"),
     path("referrals/new/", intake.referral_new, name="referral_new"),
-    path("referrals/<uuid:referral_uuid>/", intake.referral_detail, name="referral_detail"),
+    path("referrals/<uuid:referral_uuid>/", referral.referral_detail, name="referral_detail"),
     path(
         "referrals/<uuid:referral_uuid>/edit/<slug:section>/",
         intake.referral_section,
@@ -28,32 +27,32 @@ urlpatterns = [
     path("referrals/<uuid:referral_uuid>/answer/", intake.referral_answer, name="referral_answer"),
     path(
         "referrals/<uuid:referral_uuid>/documents/",
-        documents.attachment_upload,
+        files.attachment_upload,
         name="attachment_upload",
     ),
     path(
         "referrals/<uuid:referral_uuid>/documents/<uuid:attachment_uuid>/",
-        documents.attachment_download,
+        files.attachment_download,
         name="attachment_download",
     ),
     path(
         "referrals/<uuid:referral_uuid>/documents/<uuid:attachment_uuid>/delete/",
-        documents.attachment_delete,
+        files.attachment_delete,
         name="attachment_delete",
     ),
     path(
         "referrals/<uuid:referral_uuid>/packets/<uuid:packet_uuid>/",
-        packets.packet_inline,
+        files.packet_inline,
         name="packet_inline",
     ),
     path(
         "referrals/<uuid:referral_uuid>/packets/<uuid:packet_uuid>/download/",
-        packets.packet_download,
+        files.packet_download,
         name="packet_download",
     ),
     path(
         "referrals/<uuid:referral_uuid>/packets/<uuid:packet_uuid>/retry/",
-        packets.packet_retry,
+        files.packet_retry,
         name="packet_retry",
     ),
     path(
@@ -66,7 +65,7 @@ urlpatterns = [
         staff.message_create,
         name="message_create",
     ),
-    path("referrals/<uuid:referral_uuid>/audit/", referral_audit, name="referral_audit"),
+    path("referrals/<uuid:referral_uuid>/audit/", referral.referral_audit, name="referral_audit"),
     path("triage/", staff.triage_queue_view, name="triage_queue"),
     path("triage/export.csv", staff.triage_queue_csv, name="triage_queue_csv"),
     path("reviews/", staff.review_list, name="review_list"),

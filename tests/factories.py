@@ -116,11 +116,11 @@ def make_referral(referrer, *, today=None, status=None, imaging=True, **fields):
     """
     from django.utils import timezone
 
-    from referrals import services
+    from referrals import intake, workflow
     from referrals.models import ImagingStudy, Referral
 
     today = today or timezone.localdate()
-    referral = services.referral_create(referrer=referrer)
+    referral = intake.referral_create(referrer=referrer)
     values = {**complete_patient(), **eligible_clinical(today), **fields}
     Referral.objects.filter(pk=referral.pk).update(**values)
     if imaging:
@@ -133,6 +133,6 @@ def make_referral(referrer, *, today=None, status=None, imaging=True, **fields):
         )
     referral.refresh_from_db()
     if status == "submitted":
-        services.referral_submit(referral=referral, by=referrer, outside_criteria_reason="Test")
+        workflow.referral_submit(referral=referral, by=referrer, outside_criteria_reason="Test")
         referral.refresh_from_db()
     return referral

@@ -15,7 +15,8 @@ import pytest
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from referrals import services, triage
+from referrals import attachments, workflow
+from referrals.packets import queue as packet_queue
 from tests.factories import UserFactory, make_referral
 from tests.files import pdf_bytes
 
@@ -85,14 +86,14 @@ class World:
         """The owner's, sent with one document, accepted and assigned to the assigned IR."""
         owner = self.users["owner"]
         referral = make_referral(owner)
-        self.document = services.attachment_add(
+        self.document = attachments.attachment_add(
             referral=referral,
             kind="clinical_notes",
             uploaded_file=temp_upload("gp-notes.pdf", pdf_bytes(pages=1)),
             by=owner,
         )
-        services.referral_submit(referral=referral, by=owner, outside_criteria_reason="Test")
-        triage.referral_accept(
+        workflow.referral_submit(referral=referral, by=owner, outside_criteria_reason="Test")
+        workflow.referral_accept(
             referral=referral, by=self.users["admin"], radiologist=self.users["assigned_ir"]
         )
         referral.refresh_from_db()
@@ -101,7 +102,7 @@ class World:
     @cached_property
     def packet(self):
         """Version 1 of the referral's packet, rendered: READY."""
-        packet = services.packet_render(packet_id=self.referral.packets.get().pk)
+        packet = packet_queue.packet_render(packet_id=self.referral.packets.get().pk)
         assert packet is not None and packet.status == "ready"
         return packet
 
@@ -110,7 +111,7 @@ class World:
         """A draft of the owner's (a doctor's own until sent), with one document."""
         owner = self.users["owner"]
         draft = make_referral(owner)
-        self.draft_document = services.attachment_add(
+        self.draft_document = attachments.attachment_add(
             referral=draft,
             kind="clinical_notes",
             uploaded_file=temp_upload("draft-notes.pdf", pdf_bytes(pages=1)),

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from referrals import services
+from referrals import attachments, selectors, workflow
 from referrals.models import Attachment
 from tests.factories import make_referral
 from tests.files import dicom_bytes, image_bytes, pdf_bytes
@@ -144,7 +144,7 @@ def test_the_download_is_an_attachment_with_nosniff_for_those_allowed(
     assert client.get(url).status_code == 404
     client.force_login(admin_user)
     assert client.get(url).status_code == 404  # still a draft: the doctor's own
-    services.referral_submit(referral=referral, by=referrer, outside_criteria_reason="x")
+    workflow.referral_submit(referral=referral, by=referrer, outside_criteria_reason="x")
     assert client.get(url).status_code == 200
     client.logout()
     assert client.get(url).status_code == 302
@@ -173,7 +173,7 @@ def test_deleting_is_possible_only_in_a_draft(
         client.post(url)
     assert list(referral.attachments.all()) == [second]
     assert len(stored_files(private_media)) == 1
-    services.referral_submit(referral=referral, by=referrer, outside_criteria_reason="x")
+    workflow.referral_submit(referral=referral, by=referrer, outside_criteria_reason="x")
     url = reverse("attachment_delete", args=[referral.uuid, second.uuid])
     response = client.post(url, follow=True)
     assert "only while the referral is a draft" in response.content.decode()
@@ -184,7 +184,7 @@ def test_a_replaced_document_is_kept_in_the_history(referrer, admin_user, tmp_pa
     from django.core.files.uploadedfile import TemporaryUploadedFile
 
     referral = make_referral(referrer, status="submitted")
-    services.referral_request_info(referral=referral, by=admin_user, items=[], note="Newer one?")
+    workflow.referral_request_info(referral=referral, by=admin_user, items=[], note="Newer one?")
 
     def temp(content):
         handle = TemporaryUploadedFile("notes.pdf", "application/pdf", len(content), None)
@@ -193,19 +193,19 @@ def test_a_replaced_document_is_kept_in_the_history(referrer, admin_user, tmp_pa
         return handle
 
     referral.refresh_from_db()
-    old = services.attachment_add(
+    old = attachments.attachment_add(
         referral=referral, kind="clinical_notes", uploaded_file=temp(pdf_bytes(1)), by=referrer
     )
-    new = services.attachment_replace(old=old, uploaded_file=temp(pdf_bytes(2)), by=referrer)
+    new = attachments.attachment_replace(old=old, uploaded_file=temp(pdf_bytes(2)), by=referrer)
     old.refresh_from_db()
     assert old.replaced_by == new
-    assert list(services.referral_current_attachments(referral)) == [new]
+    assert list(selectors.current_attachments(referral)) == [new]
     assert Attachment.objects.filter(referral=referral).count() == 2
 
 
 def test_documents_can_be_added_when_information_is_requested(client, referrer, admin_user):
     referral = make_referral(referrer, status="submitted")
-    services.referral_request_info(referral=referral, by=admin_user, items=[], note="Pathology?")
+    workflow.referral_request_info(referral=referral, by=admin_user, items=[], note="Pathology?")
     client.force_login(referrer)
     response = upload(client, referral, "bloods.pdf", pdf_bytes(), kind="pathology")
     assert response.status_code == 302
@@ -235,7 +235,7 @@ def test_a_checked_upload_is_moved_into_storage_not_copied(referrer, settings, t
     temporary = uploaded.temporary_file_path()
     assert os.path.dirname(temporary) == settings.FILE_UPLOAD_TEMP_DIR
     inode = os.stat(temporary).st_ino
-    attachment = services.attachment_add(
+    attachment = attachments.attachment_add(
         referral=referral, kind="clinical_notes", uploaded_file=uploaded, by=referrer
     )
     assert os.stat(attachment.file.path).st_ino == inode

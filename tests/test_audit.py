@@ -7,9 +7,10 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 
-from portal.audit import audit_record, referral_audit
+from portal.audit import audit_record
 from portal.models import AuditEvent, User
 from portal.urls import urlpatterns as portal_urlpatterns
+from referrals.views.referral import referral_audit
 from tests.factories import PASSWORD, make_referral
 
 # The audit page's route until referrals/urls.py carries it; the view tests use this module as
@@ -367,11 +368,11 @@ def test_each_view_and_download_writes_exactly_one_event(
 ):
     from django.urls import reverse
 
-    from referrals import services
+    from referrals.packets import queue as packet_queue
     from tests.test_packets import DOCUMENTS, referral_with_documents
 
     referral = referral_with_documents(referrer, documents=DOCUMENTS[:1])
-    packet = services.packet_render(packet_id=referral.packets.get().pk)
+    packet = packet_queue.packet_render(packet_id=referral.packets.get().pk)
     attachment = referral.attachments.get()
     client.force_login(admin_user)
 

@@ -181,12 +181,12 @@ def test_the_sign_up_page_is_accessible_and_refuses_a_bad_provider_number(page):
 
 
 def test_a_request_for_information_is_answered_in_the_browser(page, referrer, admin_user):
-    from referrals import services
+    from referrals import workflow
     from tests.factories import make_referral
 
     referral = make_referral(referrer, status="submitted")
     items = [{"kind": "document", "id": "pathology", "label": "Recent pathology"}]
-    services.referral_request_info(
+    workflow.referral_request_info(
         referral=referral, by=admin_user, items=items, note="Please add the latest bloods."
     )
     sign_in(page, referrer.email)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from referrals import services
+from referrals.packets import queue as packet_queue
 from tests.conftest import assert_accessible, screenshot, sign_in
 from tests.test_packets import DOCUMENTS, referral_with_documents
 
@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_an_admin_sees_the_referral_and_its_ready_packet(page, referrer, admin_user, private_media):
     referral = referral_with_documents(referrer, documents=DOCUMENTS[:2])
-    services.packet_render(packet_id=referral.packets.get().pk)
+    packet_queue.packet_render(packet_id=referral.packets.get().pk)
     sign_in(page, admin_user.email)
     page.goto(f"/referrals/{referral.uuid}/")
     section = page.get_by_role("region", name="Referral packet")

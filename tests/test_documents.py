@@ -13,11 +13,11 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from PIL import Image
 
-from referrals.documents import (
+from referrals.attachments import LimitedTemporaryFileUploadHandler
+from referrals.file_checks import (
     ACCEPTED_DESCRIPTION,
     DetectedDocument,
     DocumentRejected,
-    LimitedTemporaryFileUploadHandler,
     inspect_document,
     safe_display_name,
 )
@@ -204,7 +204,7 @@ def test_the_page_limit_follows_the_setting(write, settings):
 
 
 def test_an_image_over_the_pixel_limit_is_refused(write, monkeypatch):
-    monkeypatch.setattr("referrals.documents.MAX_IMAGE_PIXELS", 100)
+    monkeypatch.setattr("referrals.file_checks.MAX_IMAGE_PIXELS", 100)
     assert_refused(write("huge.png", image_bytes("PNG", size=(20, 20))), says="too large")
 
 

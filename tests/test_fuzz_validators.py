@@ -15,13 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eligibility.rules import LEVELS
+from portal.forms import SignupForm
 from portal.validators import (
     validate_ihi,
     validate_medicare_irn,
     validate_medicare_number,
     validate_provider_number,
 )
-from referrals.documents import (
+from referrals.file_checks import (
     ACCEPTED_DESCRIPTION,
     DISPLAY_NAME_LIMIT,
     DetectedDocument,
@@ -29,7 +30,7 @@ from referrals.documents import (
     inspect_document,
     safe_display_name,
 )
-from referrals.forms import ClinicalForm, PatientForm, SignupForm
+from referrals.forms.intake import ClinicalForm, PatientForm
 from referrals.models import Referral
 from tests.factories import make_ihi, make_medicare_number, make_provider_number
 from tests.files import dicom_bytes, dicom_image_bytes, image_bytes, pdf_bytes

@@ -17,16 +17,16 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
-from referrals import prepare
-from referrals.documents import (
+from referrals.file_checks import (
     ACCEPTED_DESCRIPTION,
     DocumentRejected,
     inspect_document,
     safe_display_name,
 )
 from referrals.models import Attachment
-from referrals.packets import build_packet
-from referrals.parts import attachments_prepare
+from referrals.packets import sandbox as prepare
+from referrals.packets.build import build_packet
+from referrals.packets.parts import attachments_prepare
 from tests.factories import make_referral
 from tests.files import (
     assemble_pdf,

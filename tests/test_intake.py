@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.models import User
-from referrals import services
+from referrals import errors, intake, selectors, workflow
 from referrals.models import ImagingStudy, Referral, StatusEvent
 from tests.factories import (
     ReferrerFactory,
@@ -90,7 +90,7 @@ def test_an_admin_cannot_see_a_draft_but_sees_it_once_submitted(client, admin_us
     client.force_login(admin_user)
     url = reverse("referral_detail", args=[draft.uuid])
     assert client.get(url).status_code == 404
-    services.referral_submit(referral=draft, by=draft.referrer, outside_criteria_reason="x")
+    workflow.referral_submit(referral=draft, by=draft.referrer, outside_criteria_reason="x")
     assert client.get(url).status_code == 200
 
 
@@ -114,13 +114,13 @@ def test_starting_a_referral_creates_a_draft_with_a_reference(client, referrer):
 
 
 def test_references_are_sequential_and_unique(referrer):
-    first = services.referral_create(referrer=referrer)
-    second = services.referral_create(referrer=referrer)
+    first = intake.referral_create(referrer=referrer)
+    second = intake.referral_create(referrer=referrer)
     assert int(second.reference[-5:]) == int(first.reference[-5:]) + 1
 
 
 def test_saving_the_patient_section_stores_the_fields(client, referrer):
-    referral = services.referral_create(referrer=referrer)
+    referral = intake.referral_create(referrer=referrer)
     client.force_login(referrer)
     data = patient_post(next="clinical")
     response = client.post(section_url(referral, "patient"), data)
@@ -145,7 +145,7 @@ def test_saving_the_patient_section_stores_the_fields(client, referrer):
     ],
 )
 def test_a_bad_value_is_named_in_the_error_summary(client, referrer, field, value, message):
-    referral = services.referral_create(referrer=referrer)
+    referral = intake.referral_create(referrer=referrer)
     client.force_login(referrer)
     response = client.post(section_url(referral, "patient"), patient_post(**{field: value}))
     html = response.content.decode()
@@ -156,7 +156,7 @@ def test_a_bad_value_is_named_in_the_error_summary(client, referrer, field, valu
 
 
 def test_a_draft_survives_a_validation_error_and_a_reload(client, referrer):
-    referral = services.referral_create(referrer=referrer)
+    referral = intake.referral_create(referrer=referrer)
     client.force_login(referrer)
     typed = patient_post(medicare_number="2950123450", patient_given_name="Dorothy")
     client.post(section_url(referral, "patient"), typed)
@@ -170,7 +170,7 @@ def test_a_draft_survives_a_validation_error_and_a_reload(client, referrer):
 
 
 def test_autosave_keeps_what_is_typed_and_returns_the_panel(client, referrer):
-    referral = services.referral_create(referrer=referrer)
+    referral = intake.referral_create(referrer=referrer)
     client.force_login(referrer)
     url = reverse("referral_autosave", args=[referral.uuid, "clinical"])
     today = timezone.localdate()
@@ -186,7 +186,7 @@ def test_autosave_keeps_what_is_typed_and_returns_the_panel(client, referrer):
 
 
 def test_autosave_of_an_invalid_value_keeps_it_raw(client, referrer):
-    referral = services.referral_create(referrer=referrer)
+    referral = intake.referral_create(referrer=referrer)
     client.force_login(referrer)
     url = reverse("referral_autosave", args=[referral.uuid, "patient"])
     response = client.post(url, {"medicare_number": "12"})
@@ -197,7 +197,7 @@ def test_autosave_of_an_invalid_value_keeps_it_raw(client, referrer):
 
 
 def test_the_clinical_section_saves_levels_in_spinal_order_and_tri_states(client, referrer):
-    referral = services.referral_create(referrer=referrer)
+    referral = intake.referral_create(referrer=referrer)
     client.force_login(referrer)
     data = {
         "levels": ["L1", "T12"],
@@ -215,7 +215,7 @@ def test_the_clinical_section_saves_levels_in_spinal_order_and_tri_states(client
 
 
 def test_the_imaging_section_saves_studies_and_medicines(client, referrer):
-    referral = services.referral_create(referrer=referrer)
+    referral = intake.referral_create(referrer=referrer)
     client.force_login(referrer)
     data = {
         "imaging-TOTAL_FORMS": "1",
@@ -238,7 +238,7 @@ def test_the_imaging_section_saves_studies_and_medicines(client, referrer):
 
 
 def test_a_future_imaging_date_is_refused_with_its_row(client, referrer):
-    referral = services.referral_create(referrer=referrer)
+    referral = intake.referral_create(referrer=referrer)
     client.force_login(referrer)
     data = {
         "imaging-TOTAL_FORMS": "1",
@@ -271,7 +271,7 @@ def test_submitting_an_eligible_referral_stores_its_assessment(client, referrer,
 
 
 def test_submitting_says_what_is_still_needed(client, referrer):
-    referral = services.referral_create(referrer=referrer)
+    referral = intake.referral_create(referrer=referrer)
     client.force_login(referrer)
     html = client.post(section_url(referral, "review"), {}).content.decode()
     assert "Add the patient&#x27;s family name." in html
@@ -298,7 +298,7 @@ def test_an_ineligible_referral_needs_a_reason_and_then_goes(client, referrer):
 def test_the_stored_assessment_does_not_change_when_the_facts_age(referrer, submitted):
     stored = dict(submitted.eligibility)
     later = timezone.localdate() + datetime.timedelta(days=60)
-    assert services.referral_assess(submitted, today=later).outcome == "ineligible"
+    assert intake.referral_assess(submitted, today=later).outcome == "ineligible"
     submitted.refresh_from_db()
     assert submitted.eligibility == stored
 
@@ -335,7 +335,7 @@ def test_a_likely_duplicate_is_warned_of_without_the_other_doctors_details(
 def test_same_name_and_birth_date_is_a_likely_duplicate_too(referrer, other_referrer):
     first = make_referral(other_referrer, status="submitted")
     second = make_referral(referrer, medicare_number=make_medicare_number()[:9] + "1")
-    assert list(services.possible_duplicates(second)) == [first]
+    assert list(selectors.possible_duplicates(second)) == [first]
 
 
 def test_a_submitted_referral_can_no_longer_be_edited(client, referrer, submitted):
@@ -361,7 +361,7 @@ def test_withdrawing_records_the_reason(client, referrer, submitted):
 
 
 def test_a_withdrawn_referral_cannot_be_withdrawn_again(client, referrer, submitted):
-    services.referral_withdraw(referral=submitted, by=referrer)
+    workflow.referral_withdraw(referral=submitted, by=referrer)
     client.force_login(referrer)
     response = client.post(reverse("referral_withdraw", args=[submitted.uuid]), follow=True)
     assert "cannot become" in response.content.decode()
@@ -372,7 +372,7 @@ def test_answering_a_request_for_information_returns_it_to_the_practice(
     client, referrer, admin_user, submitted
 ):
     items = [{"kind": "criterion", "id": "coagulopathy", "label": "Coagulation status"}]
-    services.referral_request_info(
+    workflow.referral_request_info(
         referral=submitted, by=admin_user, items=items, note="Please send the latest INR."
     )
     client.force_login(referrer)
@@ -390,17 +390,17 @@ def test_answering_a_request_for_information_returns_it_to_the_practice(
 
 
 def test_an_answer_with_changed_facts_stores_the_new_assessment(referrer, admin_user, submitted):
-    services.referral_request_info(referral=submitted, by=admin_user, items=[], note="Level?")
+    workflow.referral_request_info(referral=submitted, by=admin_user, items=[], note="Level?")
     Referral.objects.filter(pk=submitted.pk).update(levels=["L4"])
     submitted.refresh_from_db()
-    services.referral_answer_info_request(referral=submitted, by=referrer, answer="It is L4.")
+    workflow.referral_answer_info_request(referral=submitted, by=referrer, answer="It is L4.")
     submitted.refresh_from_db()
     assert submitted.eligibility_outcome == "ineligible"
     assert submitted.eligibility["criteria"][0]["status"] == "fail"
 
 
 def test_an_empty_answer_is_refused_and_changes_nothing(client, referrer, admin_user, submitted):
-    services.referral_request_info(referral=submitted, by=admin_user, items=[], note="INR?")
+    workflow.referral_request_info(referral=submitted, by=admin_user, items=[], note="INR?")
     client.force_login(referrer)
     response = client.post(reverse("referral_answer", args=[submitted.uuid]), {"answer": " "})
     assert response.status_code == 400
@@ -410,17 +410,17 @@ def test_an_empty_answer_is_refused_and_changes_nothing(client, referrer, admin_
 
 
 def test_a_referrer_cannot_make_an_admins_transition(referrer, submitted):
-    with pytest.raises(services.TransitionNotAllowed):
-        services.referral_transition(referral=submitted, to=S.ACCEPTED, by=referrer)
+    with pytest.raises(errors.TransitionNotAllowed):
+        workflow.referral_transition(referral=submitted, to=S.ACCEPTED, by=referrer)
     submitted.refresh_from_db()
     assert submitted.status == S.SUBMITTED
     assert not StatusEvent.objects.filter(referral=submitted, to_status=S.ACCEPTED).exists()
 
 
 def test_a_stale_transition_changes_nothing(referrer, admin_user, submitted):
-    services.referral_transition(referral=submitted, to=S.ACCEPTED, by=admin_user)
-    with pytest.raises(services.TransitionNotAllowed, match="someone changed it"):
-        services.referral_transition(
+    workflow.referral_transition(referral=submitted, to=S.ACCEPTED, by=admin_user)
+    with pytest.raises(errors.TransitionNotAllowed, match="someone changed it"):
+        workflow.referral_transition(
             referral=submitted, to=S.DECLINED, by=admin_user, expected_from=S.SUBMITTED
         )
     assert Referral.objects.get(pk=submitted.pk).status == S.ACCEPTED
@@ -525,7 +525,7 @@ def test_autosaving_a_new_imaging_row_twice_keeps_one_row(client, referrer):
     """The autosave answer updates the row's hidden id, so the next autosave edits that row."""
     import re
 
-    referral = services.referral_create(referrer=referrer)
+    referral = intake.referral_create(referrer=referrer)
     client.force_login(referrer)
     url = reverse("referral_autosave", args=[referral.uuid, "imaging"])
     data = {

@@ -20,8 +20,8 @@ from referrals.notifications import (
     notification_message,
     notification_recipients,
     notify,
-    send_notification,
 )
+from referrals.tasks import send_notification
 from tests.factories import UserFactory, make_ihi, make_medicare_number, make_referral
 
 
@@ -453,7 +453,7 @@ def test_an_email_is_delivered_through_a_real_smtp_server(referral, referrer, sm
 
 
 def test_a_mail_server_that_is_down_makes_the_task_retry_with_backoff_then_fail(
-    referral, referrer, smtp_at, retries, mailoutbox
+    referral, referrer, smtp_at, retries, mailoutbox, settings
 ):
     smtp_at(free_port())  # bound, then closed: nothing listens there
     # apply() runs each retry at once instead of after its countdown, so one call plays out the
@@ -461,7 +461,8 @@ def test_a_mail_server_that_is_down_makes_the_task_retry_with_backoff_then_fail(
     row_id = booked_row(referral, referrer)
     result = send_notification.apply(args=[row_id])
 
-    assert [countdown for countdown, _raised in retries] == [30, 60, 120, 240, 480]
+    # The outbox's one schedule, for packets and emails alike.
+    assert [countdown for countdown, _raised in retries] == list(settings.OUTBOX_RETRY_DELAYS)
     assert all(raised is Retry for _countdown, raised in retries)
     # Past the last retry the row is marked failed (shown to the practice), not retried again.
     row = Notification.objects.get(pk=row_id)
@@ -471,13 +472,15 @@ def test_a_mail_server_that_is_down_makes_the_task_retry_with_backoff_then_fail(
     assert mailoutbox == []
 
 
-def test_a_mail_server_that_says_try_again_later_is_retried(referral, referrer, smtp_at, retries):
+def test_a_mail_server_that_says_try_again_later_is_retried(
+    referral, referrer, smtp_at, retries, settings
+):
     handler = RecordingHandler(reply="451 Requested action aborted: try again later")
     with smtp_server(handler) as port:
         smtp_at(port)
         row_id = booked_row(referral, referrer)
         send_notification.apply(args=[row_id])
 
-    assert len(handler.envelopes) == 1 + send_notification.max_retries
-    assert len(retries) == send_notification.max_retries
+    assert len(handler.envelopes) == 1 + len(settings.OUTBOX_RETRY_DELAYS)
+    assert len(retries) == len(settings.OUTBOX_RETRY_DELAYS)
     assert Notification.objects.get(pk=row_id).status == "failed"

@@ -17,9 +17,10 @@ from django.db import connection
 from django.urls import reverse
 
 from portal.celery import app
-from referrals import services
+from referrals import attachments
 from referrals.models import Notification, Packet
 from referrals.notifications import notifications_sweep
+from referrals.packets import queue as packet_queue
 from tests.factories import make_referral
 from tests.test_packets import DOCUMENTS, referral_with_documents
 
@@ -63,7 +64,7 @@ def test_a_worker_makes_a_drafts_document_part_soon_after_upload(referrer, priva
     referral = make_referral(referrer)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
         kind, name, make = DOCUMENTS[0]
-        attachment = services.attachment_add(
+        attachment = attachments.attachment_add(
             referral=referral, kind=kind, uploaded_file=temp_upload(name, make()), by=referrer
         )  # not in a transaction here: committed at once, and the task sent
         wait_for(
@@ -127,7 +128,7 @@ def test_a_worker_killed_mid_render_is_redelivered_and_makes_one_packet(
         "CELERY_TASK_SOFT_TIME_LIMIT": "8",
         "CELERY_TASK_TIME_LIMIT": "10",
         "CELERY_VISIBILITY_TIMEOUT": "12",
-        "PACKET_STALE_SECONDS": "11",
+        "OUTBOX_STALE_SECONDS": "11",
     }
     log = tmp_path / "worker.log"
     slow = spawn_worker(private_media, log, PACKET_RENDER_DELAY_SECONDS="60", **limits)
@@ -229,7 +230,7 @@ def test_a_submission_while_redis_is_down_succeeds_fast_and_the_packet_follows(
         assert response.status_code == 302
         assert elapsed < 2, f"the doctor waited {elapsed:.1f}s"
         packet = referral.packets.get()
-        assert (packet.status, packet.sent_at) == ("queued", None)
+        assert (packet.status, packet.enqueued_at) == ("queued", None)
 
         emails = list(Notification.objects.filter(referral=referral))
         assert emails and all(n.status == "queued" and n.enqueued_at is None for n in emails)
@@ -237,7 +238,7 @@ def test_a_submission_while_redis_is_down_succeeds_fast_and_the_packet_follows(
         redis = start_redis(port, tmp_path)
         try:
             with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-                assert services.packets_sweep()["sent"] == 1
+                assert packet_queue.packets_sweep()["sent"] == 1
                 assert notifications_sweep()["sent"] == len(emails)
                 wait_for(lambda: packet_status(referral) == "ready", timeout=90, what="ready")
                 wait_for(
@@ -260,10 +261,8 @@ def test_a_submission_while_redis_is_down_succeeds_fast_and_the_packet_follows(
 def test_a_lost_database_connection_mid_render_is_retried_and_makes_one_packet(
     referrer, private_media, settings, monkeypatch
 ):
-    from referrals import tasks
-
     settings.PACKET_RENDER_DELAY_SECONDS = 3
-    monkeypatch.setattr(tasks, "RETRY_DELAYS", (1, 2, 4, 8, 16))
+    settings.OUTBOX_RETRY_DELAYS = (1, 2, 4, 8, 16)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
         referral = referral_with_documents(referrer, documents=DOCUMENTS[:1])
         wait_for(lambda: packet_status(referral) == "rendering", timeout=60, what="rendering")

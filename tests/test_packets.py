@@ -13,9 +13,10 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from eligibility.rules import CRITERIA
-from referrals import services
+from referrals import attachments, file_checks, workflow
 from referrals.models import Packet
-from referrals.packets import build_packet, packet_context
+from referrals.packets import queue as packet_queue
+from referrals.packets.build import build_packet, packet_context
 from tests.factories import make_referral
 from tests.files import dicom_image_bytes, image_bytes, pdf_bytes
 
@@ -37,10 +38,10 @@ def temp_upload(name: str, content: bytes) -> TemporaryUploadedFile:
 def referral_with_documents(referrer, documents=DOCUMENTS, **fields):
     referral = make_referral(referrer, **fields)
     for kind, name, make in documents:
-        services.attachment_add(
+        attachments.attachment_add(
             referral=referral, kind=kind, uploaded_file=temp_upload(name, make()), by=referrer
         )
-    services.referral_submit(referral=referral, by=referrer, outside_criteria_reason="Test")
+    workflow.referral_submit(referral=referral, by=referrer, outside_criteria_reason="Test")
     referral.refresh_from_db()
     return referral
 
@@ -121,13 +122,13 @@ def test_a_document_that_cannot_be_merged_is_listed_not_fatal(referrer, private_
     locked = lambda: pdf_bytes(pages=1, password="secret")  # noqa: E731
     # Password-protected PDFs are refused at upload; simulate one that got stored anyway.
     referral = make_referral(referrer)
-    good = services.attachment_add(
+    good = attachments.attachment_add(
         referral=referral,
         kind="pathology",
         uploaded_file=temp_upload("bloods.pdf", pdf_bytes(pages=1)),
         by=referrer,
     )
-    bad = services.attachment_add(
+    bad = attachments.attachment_add(
         referral=referral,
         kind="clinical_notes",
         uploaded_file=temp_upload("locked.pdf", pdf_bytes(pages=1)),
@@ -183,24 +184,24 @@ def test_submitting_queues_version_1(referrer, private_media):
 def test_rendering_twice_makes_one_packet_file(referrer, private_media):
     referral = referral_with_documents(referrer, documents=DOCUMENTS[:2])
     packet = referral.packets.get()
-    first = services.packet_render(packet_id=packet.pk)
-    second = services.packet_render(packet_id=packet.pk)
+    first = packet_queue.packet_render(packet_id=packet.pk)
+    second = packet_queue.packet_render(packet_id=packet.pk)
     assert first is not None and second is None
     packet.refresh_from_db()
     assert packet.status == Packet.Status.READY and packet.attempts == 1
     folder = private_media / "packets" / str(referral.uuid)
     assert [p.name for p in folder.iterdir()] == [f"{referral.reference}-v1.pdf"]
-    assert packet.sha256 == services.sha256_of(folder / f"{referral.reference}-v1.pdf")
+    assert packet.sha256 == file_checks.sha256_file(folder / f"{referral.reference}-v1.pdf")
 
 
 def test_a_change_makes_a_second_version_and_keeps_the_first(referrer, admin_user, private_media):
     referral = referral_with_documents(referrer, documents=DOCUMENTS[:1])
-    services.packet_render(packet_id=referral.packets.get().pk)
-    services.referral_request_info(referral=referral, by=admin_user, items=[], note="INR?")
-    services.referral_answer_info_request(referral=referral, by=referrer, answer="INR 1.0")
+    packet_queue.packet_render(packet_id=referral.packets.get().pk)
+    workflow.referral_request_info(referral=referral, by=admin_user, items=[], note="INR?")
+    workflow.referral_answer_info_request(referral=referral, by=referrer, answer="INR 1.0")
     v1, v2 = referral.packets.order_by("version")
     assert (v1.version, v1.status, v2.version, v2.status) == (1, "ready", 2, "queued")
-    services.packet_render(packet_id=v2.pk)
+    packet_queue.packet_render(packet_id=v2.pk)
     v1.refresh_from_db()
     v2.refresh_from_db()
     assert v1.file.name != v2.file.name
@@ -216,10 +217,10 @@ def test_a_permanent_failure_is_shown_and_can_be_retried(
     def broken(*args, **kwargs):
         raise ValueError("template exploded")
 
-    monkeypatch.setattr("referrals.packets.render_to_string", broken)
-    services.packet_render(packet_id=packet.pk)
+    monkeypatch.setattr("referrals.packets.build.render_to_string", broken)
+    packet_queue.packet_render(packet_id=packet.pk)
     packet.refresh_from_db()
-    assert packet.status == "failed" and "template exploded" in packet.error
+    assert packet.status == "failed" and "template exploded" in packet.last_error
     client.force_login(admin_user)
     page = client.get(reverse("referral_detail", args=[referral.uuid])).content.decode()
     assert "template exploded" in page and "Try again" in page
@@ -227,7 +228,7 @@ def test_a_permanent_failure_is_shown_and_can_be_retried(
     client.post(reverse("packet_retry", args=[referral.uuid, packet.uuid]))
     packet.refresh_from_db()
     assert packet.status == "queued"
-    services.packet_render(packet_id=packet.pk)
+    packet_queue.packet_render(packet_id=packet.pk)
     packet.refresh_from_db()
     assert packet.status == "ready"
 
@@ -237,10 +238,10 @@ def test_a_stale_render_is_reclaimed_and_a_fresh_one_is_not(referrer, private_me
 
     referral = referral_with_documents(referrer, documents=DOCUMENTS[:1])
     packet = referral.packets.get()
-    Packet.objects.filter(pk=packet.pk).update(status="rendering", started_at=timezone.now())
-    assert services.packet_render(packet_id=packet.pk) is None  # someone is on it
-    settings.PACKET_STALE_SECONDS = 0
-    assert services.packet_render(packet_id=packet.pk) is not None  # they died: take it over
+    Packet.objects.filter(pk=packet.pk).update(status="rendering", claimed_at=timezone.now())
+    assert packet_queue.packet_render(packet_id=packet.pk) is None  # someone is on it
+    settings.OUTBOX_STALE_SECONDS = 0
+    assert packet_queue.packet_render(packet_id=packet.pk) is not None  # they died: take it over
 
 
 def test_the_sweeper_resends_what_the_broker_never_got(referrer, private_media, monkeypatch):
@@ -249,9 +250,9 @@ def test_the_sweeper_resends_what_the_broker_never_got(referrer, private_media, 
     monkeypatch.setattr(
         "referrals.tasks.render_packet.apply_async", lambda args, **kw: sent.append(args)
     )
-    assert services.packets_sweep() == {"waiting": 1, "sent": 1}
+    assert packet_queue.packets_sweep() == {"waiting": 1, "sent": 1}
     assert sent == [[referral.packets.get().pk]]
-    assert services.packets_sweep() == {"waiting": 0, "sent": 0}  # sent recently: left alone
+    assert packet_queue.packets_sweep() == {"waiting": 0, "sent": 0}  # sent recently: left alone
 
 
 # --- access -------------------------------------------------------------------------------------
@@ -261,7 +262,7 @@ def test_the_packet_is_served_to_staff_only(
     client, referrer, other_referrer, admin_user, radiologist, private_media
 ):
     referral = referral_with_documents(referrer, documents=DOCUMENTS[:1])
-    packet = services.packet_render(packet_id=referral.packets.get().pk)
+    packet = packet_queue.packet_render(packet_id=referral.packets.get().pk)
     inline = reverse("packet_inline", args=[referral.uuid, packet.uuid])
     download = reverse("packet_download", args=[referral.uuid, packet.uuid])
     client.force_login(admin_user)
@@ -347,7 +348,7 @@ def test_hostile_text_reads_no_file_embeds_nothing_and_calls_no_one(
 
 
 def test_the_fetcher_refuses_everything_but_data_and_static(listener):
-    from referrals.packets import PacketURLFetcher
+    from referrals.packets.pdf import PacketURLFetcher
 
     fetcher = PacketURLFetcher()
     for url in ("file:///etc/passwd", f"{listener}/x", "portal-static:../../etc/passwd"):

@@ -1,5 +1,5 @@
 """Packet parts: each document made once into the pages every packet version appends
-(referrals/parts.py), and the page stamps drawn straight into each page."""
+(referrals/packets/parts.py), and the page stamps drawn straight into each page."""
 
 import os
 import shutil
@@ -11,10 +11,10 @@ from django.core.files.storage import InMemoryStorage
 from django.urls import reverse
 from pypdf import PdfReader, PdfWriter
 
-from referrals import services
+from referrals import attachments
 from referrals.models import Attachment
-from referrals.packets import build_packet
-from referrals.parts import attachment_prepare, attachments_prepare, describe_removed
+from referrals.packets.build import build_packet
+from referrals.packets.parts import attachment_prepare, attachments_prepare, describe_removed
 from tests.factories import make_referral
 from tests.files import dicom_image_bytes, image_bytes, pdf_bytes, scripted_pdf
 from tests.test_packets import pdf_text, referral_with_documents, temp_upload
@@ -27,7 +27,7 @@ READY, PENDING, LEFT_OUT = (
 
 
 def add(referral, by, name, data, kind="clinical_notes"):
-    return services.attachment_add(
+    return attachments.attachment_add(
         referral=referral, kind=kind, uploaded_file=temp_upload(name, data), by=by
     )
 
@@ -199,7 +199,7 @@ def test_deleting_a_drafts_document_deletes_its_part_too(
     files = [Path(attachment.file.path), Path(attachment.part.path)]
     assert all(f.exists() for f in files)
     with django_capture_on_commit_callbacks(execute=True):
-        services.attachment_delete(attachment=attachment, by=referrer)
+        attachments.attachment_delete(attachment=attachment, by=referrer)
     assert not any(f.exists() for f in files)
 
 

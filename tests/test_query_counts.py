@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from referrals import triage
+from referrals import workflow
 from referrals.models import ImagingStudy, Medicine, Referral, StatusEvent
-from referrals.packets import packet_context
+from referrals.packets.build import packet_context
 from tests.factories import make_referral
 from tests.files import image_bytes
 from tests.test_packets import temp_upload
@@ -30,7 +30,7 @@ def add_rows(referral, by, numbers: range) -> None:
             note=f"Note {i}",
         )  # fmt: skip
         # A message with a document: one more message and one more attachment.
-        triage.message_post(
+        workflow.message_post(
             referral=referral, by=by, body=f"Message {i}",
             files=[("pathology", temp_upload(f"bloods-{i}.png", image_bytes("PNG")))],
         )  # fmt: skip
@@ -48,7 +48,7 @@ def test_the_referral_page_takes_the_same_queries_for_5_and_50_rows(
     client, request, referrer, admin_user, radiologist, private_media, persona
 ):
     referral = make_referral(referrer, status="submitted")
-    triage.referral_accept(referral=referral, by=admin_user, radiologist=radiologist)
+    workflow.referral_accept(referral=referral, by=admin_user, radiologist=radiologist)
     add_rows(referral, referrer, range(5))
     client.force_login(request.getfixturevalue(persona))
     client.get(reverse("referral_detail", args=[referral.uuid]))  # the session's first request

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from referrals import services, triage
+from referrals import errors, workflow
 from referrals.models import Referral, Site, StatusEvent
 from tests.factories import UserFactory, make_medicare_number, make_referral
 
@@ -98,7 +98,7 @@ def test_an_admin_requests_targeted_information(client, admin_user, referrer):
 def test_the_assigned_ir_approves_and_the_admin_books_then_completes(
     client, admin_user, radiologist, site, submitted
 ):
-    triage.referral_accept(referral=submitted, by=admin_user, radiologist=radiologist)
+    workflow.referral_accept(referral=submitted, by=admin_user, radiologist=radiologist)
     client.force_login(radiologist)
     assert act(client, submitted, "approve", {"note": "Suitable."}).status_code == 302
     assert status_of(submitted) == S.APPROVED
@@ -121,18 +121,18 @@ def test_the_assigned_ir_approves_and_the_admin_books_then_completes(
 
 
 def test_a_booking_can_be_cancelled_to_rebook(admin_user, radiologist, site, submitted):
-    triage.referral_accept(referral=submitted, by=admin_user, radiologist=radiologist)
-    triage.referral_approve(referral=submitted, by=radiologist)
+    workflow.referral_accept(referral=submitted, by=admin_user, radiologist=radiologist)
+    workflow.referral_approve(referral=submitted, by=radiologist)
     start = timezone.now() + datetime.timedelta(days=2)
-    triage.referral_book(referral=submitted, by=admin_user, start=start, site=site)
-    triage.referral_rebook(referral=submitted, by=admin_user)
+    workflow.referral_book(referral=submitted, by=admin_user, start=start, site=site)
+    workflow.referral_rebook(referral=submitted, by=admin_user)
     submitted.refresh_from_db()
     assert (submitted.status, submitted.booked_start) == (S.APPROVED, None)
 
 
 @pytest.mark.parametrize("to", ["declined", "request_info"])
 def test_the_assigned_ir_can_decline_or_ask(client, admin_user, radiologist, submitted, to):
-    triage.referral_accept(referral=submitted, by=admin_user, radiologist=radiologist)
+    workflow.referral_accept(referral=submitted, by=admin_user, radiologist=radiologist)
     client.force_login(radiologist)
     if to == "declined":
         act(client, submitted, "decline", {"reason": "contraindication", "note": ""})
@@ -179,18 +179,18 @@ def test_every_transition_not_in_the_table_is_refused_by_the_service(
     people = [referrer, admin_user, radiologist]
     for from_status in S.values:
         for to in S.values:
-            allowed = services.TRANSITIONS.get((from_status, to))
+            allowed = workflow.TRANSITIONS.get((from_status, to))
             referral = make_referral(referrer)
             Referral.objects.filter(pk=referral.pk).update(
                 status=from_status, assigned_radiologist=radiologist
             )
             referral.refresh_from_db()
             for person in people:
-                may = allowed and services._may_act(person, referral, allowed)
+                may = allowed and workflow._may_act(person, referral, allowed)
                 if may:
                     continue
-                with pytest.raises(services.TransitionNotAllowed):
-                    services.referral_transition(referral=referral, to=to, by=person)
+                with pytest.raises(errors.TransitionNotAllowed):
+                    workflow.referral_transition(referral=referral, to=to, by=person)
                 assert status_of(referral) == from_status
             assert referral.events.count() == 1  # only "draft started"
 
@@ -200,7 +200,7 @@ def test_a_stale_action_gets_a_clear_message_and_changes_nothing(
 ):
     client.force_login(admin_user)
     # The admin's page was loaded while "submitted"; another admin then accepted it.
-    triage.referral_accept(referral=submitted, by=admin_user, radiologist=radiologist)
+    workflow.referral_accept(referral=submitted, by=admin_user, radiologist=radiologist)
     response = act(client, submitted, "decline", {"reason": "other", "note": "x"}, "submitted")
     follow = client.get(response.url).content.decode()
     assert "someone changed it while you were looking" in follow
@@ -258,7 +258,7 @@ def test_each_filter_and_search(client, admin_user, referrer, radiologist, site)
     c = make_referral(
         referrer, status="submitted", medicare_number=make_medicare_number()[:9] + "1"
     )
-    triage.referral_accept(referral=c, by=admin_user, radiologist=radiologist)
+    workflow.referral_accept(referral=c, by=admin_user, radiologist=radiologist)
     client.force_login(admin_user)
     assert queue_refs(client, status="accepted") == [c.reference]
     assert queue_refs(client, outcome="ineligible") == [b.reference]
@@ -344,7 +344,7 @@ def test_the_queue_takes_the_same_queries_for_5_and_50_rows(
 ):
     for _ in range(5):
         r = make_referral(referrer, status="submitted")
-    triage.referral_accept(referral=r, by=admin_user, radiologist=radiologist)
+    workflow.referral_accept(referral=r, by=admin_user, radiologist=radiologist)
     client.force_login(admin_user)
     client.get(reverse("triage_queue"))  # the session's first request also checks for 2FA
     few = queue_queries(client)
@@ -398,8 +398,8 @@ def test_my_reviews_lists_what_is_assigned_to_me_awaiting_first(
     approved = make_referral(referrer, status="submitted")
     theirs = make_referral(referrer, status="submitted")
     for r, ir in ((mine, radiologist), (approved, radiologist), (theirs, other_ir)):
-        triage.referral_accept(referral=r, by=admin_user, radiologist=ir)
-    triage.referral_approve(referral=approved, by=radiologist)
+        workflow.referral_accept(referral=r, by=admin_user, radiologist=ir)
+    workflow.referral_approve(referral=approved, by=radiologist)
     client.force_login(radiologist)
     html = client.get(reverse("review_list")).content.decode()
     assert html.index(mine.reference) < html.index(approved.reference)
@@ -461,18 +461,18 @@ def test_two_admins_at_once_exactly_one_wins(referrer, admin_user, radiologist):
             barrier.wait(timeout=10)
             action()
             outcomes.append("won")
-        except services.TransitionNotAllowed:
+        except errors.TransitionNotAllowed:
             outcomes.append("refused")
         finally:
             connection.close()  # each thread has its own connection
 
-    accept = lambda: triage.referral_accept(  # noqa: E731
+    accept = lambda: workflow.referral_accept(  # noqa: E731
         referral=Referral.objects.get(pk=referral.pk),
         by=admin_user,
         radiologist=radiologist,
         expected_from=S.SUBMITTED,
     )
-    decline = lambda: triage.referral_decline(  # noqa: E731
+    decline = lambda: workflow.referral_decline(  # noqa: E731
         referral=Referral.objects.get(pk=referral.pk),
         by=second_admin,
         reason="other",

@@ -1,6 +1,8 @@
+"""Template tags for referrals: outcome and status badges, criterion marks, sizes."""
+
 from django import template
 
-from referrals.parts import describe_removed
+from referrals.packets.parts import describe_removed
 
 register = template.Library()
 

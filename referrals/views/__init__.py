@@ -1,14 +1,3 @@
-from django.http import FileResponse
-
-
-def private_file_response(fieldfile, *, filename: str, content_type: str, inline: bool = False):
-    """A stored file served by a view that has checked access: never sniffed, never cached."""
-    response = FileResponse(
-        fieldfile.open("rb"),
-        as_attachment=not inline,
-        filename=filename,
-        content_type=content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+"""The referrals app's pages: referral.py (the referral page every role shares, and its audit
+trail), intake.py (the referrer's form and list), staff.py (the queue, reviews, actions and
+messages), files.py (documents and packets)."""

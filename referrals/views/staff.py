@@ -1,33 +1,31 @@
 """The practice's side: the triage queue (and its CSV), the IR's reviews, the actions on a
-referral, and the message thread."""
+referral (from the registry in referrals/actions.py), and the message thread."""
 
 import csv
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.forms import ModelChoiceField
-from django.http import HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from portal.audit import audit_record
 from portal.roles import ADMIN, RADIOLOGIST, has_role, role_required
-from referrals import services, triage
+from referrals import workflow
 from referrals.access import referral_for_user
-from referrals.documents import DocumentRejected
-from referrals.forms import (
-    AcceptForm,
-    ApproveForm,
-    BookForm,
-    DeclineForm,
-    InfoRequestForm,
-    MessageForm,
-    NoteForm,
-    QueueFilterForm,
-)
+from referrals.actions import ACTIONS
+from referrals.errors import TransitionNotAllowed
+from referrals.file_checks import DocumentRejected
+from referrals.forms.intake import MessageForm
+from referrals.forms.staff import QueueFilterForm
 from referrals.models import Referral
 from referrals.selectors import reviews_for, triage_queue
+from referrals.templatetags.referral_tags import OUTCOME, STATUS_CLASS
+from referrals.views.referral import render_detail
 
 S = Referral.Status
 QUEUE_PAGE_SIZE = 50
@@ -44,20 +42,6 @@ def _queue(request):
         q=filters.get("q", ""),
     )
     return form, queryset
-
-
-def _annotate_urgency(referrals, today):
-    """Per-row values computed once here, so the table renders without a template per row."""
-    from referrals.templatetags.referral_tags import OUTCOME, STATUS_CLASS
-
-    for referral in referrals:
-        closes = referral.window_closes_on
-        referral.days_left = (closes - today).days if closes else None
-        referral.age = referral.patient_age(today)
-        referral.outcome_colour, referral.outcome_label = OUTCOME.get(
-            referral.eligibility_outcome, ("secondary", "Not assessed")
-        )
-        referral.status_colour = STATUS_CLASS.get(referral.status, "secondary")
 
 
 # The queue is the page the practice opens most, and Django's template language costs tens of
@@ -92,15 +76,15 @@ _UUID_SLOT = "00000000-0000-0000-0000-000000000000"
 
 
 def queue_rows(referrals, today) -> list[dict]:
-    """Each referral's queue row as the strings the template prints (it escapes them)."""
-    from referrals.templatetags.referral_tags import OUTCOME, STATUS_CLASS
-
+    """Each referral's row as the strings the queue, the reviews and the CSV print (templates
+    escape them), with the raw values beside them."""
     detail = reverse("referral_detail", args=[_UUID_SLOT]).replace(_UUID_SLOT, "{}")
     statuses = dict(Referral.Status.choices)
     rows = []
     for r in referrals:
         age = r.patient_age(today)
         received = timezone.localtime(r.submitted_at) if r.submitted_at else None
+        closes = r.window_closes_on
         ir = r.assigned_radiologist
         outcome_colour, outcome_label = OUTCOME.get(
             r.eligibility_outcome, ("secondary", "Not assessed")
@@ -111,15 +95,24 @@ def queue_rows(referrals, today) -> list[dict]:
                 "url": detail.format(r.uuid),
                 "duplicate": r.possible_duplicate,
                 "patient": r.patient_name if age is None else f"{r.patient_name}, {age}",
+                "patient_name": r.patient_name,
+                "age": age,
                 "levels": ", ".join(r.levels or ()),
+                "outcome": r.eligibility_outcome,
                 "outcome_colour": outcome_colour,
                 "outcome_label": outcome_label,
-                "window": _window(r.window_closes_on, today),
+                "window": _window(closes, today),
+                "closes": closes,
+                "days_left": (closes - today).days if closes else None,
                 "received": f"{_day_month(received)}, {received:%H:%M}" if received else "",
+                "received_at": received,
+                "status": r.status,
                 "status_colour": STATUS_CLASS.get(r.status, "secondary"),
                 "status_label": statuses.get(r.status, r.status),
                 "ir": (ir.get_full_name() or "—") if ir else "—",
+                "ir_contact": (ir.get_full_name() or ir.email) if ir else "",
                 "packet": (r.packet_status or "—").capitalize(),
+                "packet_status": r.packet_status or "",
             }
         )
     return rows
@@ -179,6 +172,17 @@ def _csv_cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def _batches(iterable, size: int):
+    batch = []
+    for item in iterable:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -187,8 +191,6 @@ class _Echo:
 @role_required(ADMIN)
 def triage_queue_csv(request):
     """The filtered queue (every page) as CSV, streamed."""
-    from portal.audit import audit_record
-
     _form, queryset = _queue(request)
     today = timezone.localdate()
     header = ["Reference", "Patient", "Age", "Levels", "Eligibility", "Window closes",
@@ -196,25 +198,22 @@ def triage_queue_csv(request):
 
     def rows():
         yield header
-        for referral in queryset.iterator(chunk_size=500):
-            closes = referral.window_closes_on
-            ir = referral.assigned_radiologist
-            yield [
-                referral.reference,
-                referral.patient_name,
-                referral.patient_age(today),
-                " ".join(referral.levels or []),
-                referral.eligibility_outcome,
-                closes.isoformat() if closes else "",
-                (closes - today).days if closes else "",
-                timezone.localtime(referral.submitted_at).strftime("%Y-%m-%d %H:%M")
-                if referral.submitted_at
-                else "",
-                referral.get_status_display(),
-                (ir.get_full_name() or ir.email) if ir else "",
-                referral.packet_status or "",
-                "yes" if referral.possible_duplicate else "",
-            ]
+        for batch in _batches(queryset.iterator(chunk_size=500), 500):
+            for row in queue_rows(batch, today):
+                yield [
+                    row["reference"],
+                    row["patient_name"],
+                    row["age"],
+                    row["levels"].replace(", ", " "),
+                    row["outcome"],
+                    row["closes"].isoformat() if row["closes"] else "",
+                    "" if row["days_left"] is None else row["days_left"],
+                    f"{row['received_at']:%Y-%m-%d %H:%M}" if row["received_at"] else "",
+                    row["status_label"],
+                    row["ir_contact"],
+                    row["packet_status"],
+                    "yes" if row["duplicate"] else "",
+                ]
 
     writer = csv.writer(_Echo())
     audit_record(request=request, action="referral_viewed", detail="triage queue CSV export")
@@ -232,112 +231,31 @@ def triage_queue_csv(request):
 def review_list(request):
     """Referrals assigned to the signed-in interventional radiologist, awaiting decision first."""
     page = Paginator(reviews_for(request.user), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    _annotate_urgency(page.object_list, timezone.localdate())
-    return render(
-        request, "referrals/review_list.html", {"page": page, "referrals": page.object_list}
-    )
+    rows = queue_rows(page.object_list, timezone.localdate())
+    for row, referral in zip(rows, page.object_list, strict=True):
+        row["booked_start"] = referral.booked_start
+    return render(request, "referrals/review_list.html", {"page": page, "rows": rows})
 
 
-def staff_actions(request, referral, *, bound=None) -> dict:
-    """The forms for the transitions this user may make now (SPEC 4), keyed by action."""
-    user = request.user
-    bound = bound or {}
-    allowed = {
-        to: services.transition_allowed(referral, to, user)
-        for to in (S.ACCEPTED, S.DECLINED, S.INFO_REQUESTED, S.APPROVED, S.BOOKED, S.COMPLETED)
-    }
-    attachments = [a for a in referral.attachments.all() if a.replaced_by_id is None]
-    actions = {}
-    if allowed[S.INFO_REQUESTED]:
-        actions["request_info"] = bound.get("request_info") or InfoRequestForm(
-            referral=referral, attachments=attachments, prefix="info"
-        )
-    if allowed[S.ACCEPTED]:
-        actions["accept"] = bound.get("accept") or AcceptForm(prefix="accept")
-    if allowed[S.APPROVED] and referral.status == S.ACCEPTED:
-        actions["approve"] = bound.get("approve") or ApproveForm(prefix="approve")
-    if allowed[S.DECLINED]:
-        actions["decline"] = bound.get("decline") or DeclineForm(prefix="decline")
-    if allowed[S.BOOKED]:
-        actions["book"] = bound.get("book") or BookForm(referral=referral, prefix="book")
-    if referral.status == S.BOOKED and allowed[S.COMPLETED]:
-        actions["complete"] = bound.get("complete") or NoteForm(prefix="complete")
-        actions["rebook"] = bound.get("rebook") or NoteForm(prefix="rebook")
-    return actions
-
-
-ACTION_FORMS = {
-    "accept": lambda data, referral: AcceptForm(data, prefix="accept"),
-    "decline": lambda data, referral: DeclineForm(data, prefix="decline"),
-    "request_info": lambda data, referral: InfoRequestForm(
-        data,
-        referral=referral,
-        attachments=[a for a in referral.attachments.all() if a.replaced_by_id is None],
-        prefix="info",
-    ),
-    "approve": lambda data, referral: ApproveForm(data, prefix="approve"),
-    "book": lambda data, referral: BookForm(data, referral=referral, prefix="book"),
-    "complete": lambda data, referral: NoteForm(data, prefix="complete"),
-    "rebook": lambda data, referral: NoteForm(data, prefix="rebook"),
-}
-
-
-def _perform(action, form, referral, user, expected):
-    data = form.cleaned_data
-    common = {"referral": referral, "by": user, "expected_from": expected}
-    if action == "accept":
-        triage.referral_accept(radiologist=data["radiologist"], note=data["note"], **common)
-    elif action == "decline":
-        triage.referral_decline(reason=data["reason"], note=data["note"], **common)
-    elif action == "request_info":
-        triage.referral_ask(items=form.chosen_items(), note=data["note"], **common)
-    elif action == "approve":
-        triage.referral_approve(note=data["note"], **common)
-    elif action == "book":
-        start = timezone.make_aware(timezone.datetime.combine(data["date"], data["time"]))
-        triage.referral_book(start=start, site=data["site"], **common)
-    elif action == "complete":
-        triage.referral_complete(note=data["note"], **common)
-    elif action == "rebook":
-        triage.referral_rebook(note=data["note"], **common)
-
-
-MESSAGES_DONE = {
-    "accept": "accepted and assigned",
-    "decline": "declined; the referrer has been told",
-    "request_info": "sent back to the referrer with your request",
-    "approve": "approved for the procedure",
-    "book": "booked; the referrer has been told",
-    "complete": "marked completed",
-    "rebook": "returned to approved for a new booking",
-}
-
-
+@login_required
+@require_POST
 def referral_action(request, referral_uuid, action):
     """POST one of the practice's actions; a disallowed or stale one changes nothing."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    if not request.user.is_authenticated:
-        from django.contrib.auth.views import redirect_to_login
-
-        return redirect_to_login(request.get_full_path())
     referral = referral_for_user(request.user, referral_uuid, action="staff")
-    if action not in ACTION_FORMS:
+    staff_action = ACTIONS.get(action)
+    if staff_action is None:
         return redirect("referral_detail", referral.uuid)
-    form = ACTION_FORMS[action](request.POST, referral)
+    form = staff_action.form(referral, request.POST)
     expected = request.POST.get("expected_status") or None
-    if form.is_valid():
-        try:
-            _perform(action, form, referral, request.user, expected)
-        except services.TransitionNotAllowed as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, f"{referral.reference} {MESSAGES_DONE[action]}.")
-            return redirect(_after(request, referral))
+    if not form.is_valid():
+        return render_detail(request, referral, status=400, bound_action={action: form})
+    try:
+        staff_action.run(form, referral, request.user, expected)
+    except TransitionNotAllowed as exc:
+        messages.error(request, str(exc))
         return redirect("referral_detail", referral.uuid)
-    from referrals.views.intake import render_detail
-
-    return render_detail(request, referral, status=400, bound_action={action: form})
+    messages.success(request, f"{referral.reference} {staff_action.done}.")
+    return redirect(_after(request, referral))
 
 
 def _after(request, referral):
@@ -346,13 +264,10 @@ def _after(request, referral):
     return reverse("referral_detail", args=[referral.uuid])
 
 
+@login_required
 @require_POST
 def message_create(request, referral_uuid):
     """A message in the thread, from the referrer or the practice, with an optional document."""
-    if not request.user.is_authenticated:
-        from django.contrib.auth.views import redirect_to_login
-
-        return redirect_to_login(request.get_full_path())
     referral = referral_for_user(request.user, referral_uuid, action="view")
     form = MessageForm(request.POST, request.FILES)
     if form.is_valid():
@@ -360,14 +275,12 @@ def message_create(request, referral_uuid):
         if form.cleaned_data.get("file"):
             files.append((form.cleaned_data["kind"], form.cleaned_data["file"]))
         try:
-            triage.message_post(
+            workflow.message_post(
                 referral=referral, by=request.user, body=form.cleaned_data["body"], files=files
             )
-        except (services.TransitionNotAllowed, DocumentRejected) as exc:
+        except (TransitionNotAllowed, DocumentRejected) as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "Message sent.")
             return redirect(f"{redirect('referral_detail', referral.uuid).url}#messages")
-    from referrals.views.intake import render_detail
-
     return render_detail(request, referral, status=400, message_form=form)

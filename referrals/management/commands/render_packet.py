@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from referrals.models import Referral
-from referrals.packets import build_packet
+from referrals.packets.build import build_packet
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ change (a replacement is a new document). So each document is prepared once, soo
 uploaded, by the worker (task `referrals.prepare_attachment`), and the part is kept beside it
 in the private storage:
 
-- a PDF: disarmed (scripts, actions, embedded files and forms removed, referrals/disarm.py)
-  and rewritten by the bounded child (referrals/prepare.py), every stream checked;
+- a PDF: disarmed (scripts, actions, embedded files and forms removed, referrals/packets/disarm.py)
+  and rewritten by the bounded child (referrals/packets/sandbox.py), every stream checked;
 - an image: its pixels re-encoded by the child, then placed on an A4 page by WeasyPrint;
 - a DICOM file: its summary and first frame, on an A4 page the same way.
 
@@ -24,7 +24,8 @@ from django.core.files import File
 from django.template.loader import render_to_string
 
 from referrals.models import Attachment
-from referrals.prepare import prepare_documents
+from referrals.packets.pdf import PacketURLFetcher, render_document
+from referrals.packets.sandbox import prepare_documents
 
 P = Attachment.PartStatus
 
@@ -101,8 +102,6 @@ def _counts(removed) -> dict[str, int]:
 
 def _picture_page(attachment: Attachment, result: dict, output: Path) -> int:
     """An image or a DICOM summary on an A4 page; returns the page count."""
-    from referrals.packets import PacketURLFetcher, render_document
-
     files = {}
     image_url = None
     if result.get("image"):

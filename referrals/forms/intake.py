@@ -1,7 +1,6 @@
-"""The intake form, one form per section. Fields are optional while drafting; what the practice
-needs to submit is checked at submission (services.REQUIRED_TO_SUBMIT) and marked here."""
-
-from datetime import date
+"""The intake form, one form per section, and the referrer's other forms. Fields are optional
+while drafting; what the practice needs to submit is checked at submission
+(referrals.intake.REQUIRED_TO_SUBMIT) and marked here."""
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -9,16 +8,14 @@ from django.forms import inlineformset_factory
 from django.utils import timezone
 
 from eligibility.rules import LEVELS
-from portal.models import User, normalise_email
 from portal.validators import (
     normalise_medicare_number,
-    normalise_provider_number,
     validate_ihi,
     validate_medicare_number,
-    validate_provider_number,
 )
-from referrals.models import Attachment, DeclineReason, ImagingStudy, Medicine, Referral, Site
-from referrals.services import REQUIRED_TO_SUBMIT
+from referrals.forms.fields import ACCEPT, DateInput, TriStateField, not_in_future
+from referrals.intake import REQUIRED_TO_SUBMIT
+from referrals.models import Attachment, ImagingStudy, Medicine, Referral, Site
 
 # Postcode ranges by state (Australia Post), for catching a postcode in the wrong state.
 POSTCODE_RANGES = {
@@ -32,39 +29,10 @@ POSTCODE_RANGES = {
     "NT": [(800, 999)],
 }
 
-# A hint for the browser's file picker only; the type is decided from the content.
-ACCEPT = ".pdf,.jpg,.jpeg,.png,.dcm,application/pdf,image/jpeg,image/png,application/dicom"
 
-YES_NO_UNKNOWN = [("", "Not known"), ("yes", "Yes"), ("no", "No")]
-
-
-def _to_bool(value):
-    return {"yes": True, "no": False}.get(value)
-
-
-class TriStateField(forms.TypedChoiceField):
-    """Yes / No / Not known, stored as True / False / None (the rules treat None as unknown)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("widget", forms.RadioSelect)
-        super().__init__(
-            choices=YES_NO_UNKNOWN, coerce=_to_bool, empty_value=None, required=False, **kwargs
-        )
-
-    def prepare_value(self, value):
-        return {True: "yes", False: "no"}.get(value, value if isinstance(value, str) else "")
-
-
-def not_in_future(value: date | None, what: str) -> None:
-    if value and value > timezone.localdate():
-        raise ValidationError(f"The {what} cannot be in the future.")
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%d", **kwargs)
+def raw_input(data) -> dict[str, list[str]]:
+    """What was typed, as it came (CSRF token aside): kept on the draft until it validates."""
+    return {key: data.getlist(key) for key in data if key != "csrfmiddlewaretoken"}
 
 
 class SectionForm(forms.ModelForm):
@@ -76,6 +44,9 @@ class SectionForm(forms.ModelForm):
             field.required = False
             if name in REQUIRED_TO_SUBMIT and not str(field.label).endswith("*"):
                 field.label = f"{field.label} *"
+
+    def raw_input(self) -> dict[str, list[str]]:
+        return raw_input(self.data)
 
 
 class PatientForm(SectionForm):
@@ -366,6 +337,9 @@ class ImagingSection:
     def has_changed(self) -> bool:
         return self.imaging.has_changed() or self.medicines.has_changed()
 
+    def raw_input(self) -> dict[str, list[str]]:
+        return raw_input(self.data)
+
     def saved_row_inputs(self) -> list[dict]:
         """After an autosave: the hidden inputs the page must update so the rows just created
         are sent as existing rows next time (else each autosave would add them again)."""
@@ -445,161 +419,6 @@ class AnswerForm(forms.Form):
     )
 
 
-class SignupForm(forms.Form):
-    """A referring doctor asks for an account; the practice approves it before they can submit."""
-
-    first_name = forms.CharField(label="Given name", max_length=150)
-    last_name = forms.CharField(label="Family name", max_length=150)
-    email = forms.EmailField(label="Email address", help_text="You will sign in with this.")
-    password1 = forms.CharField(
-        label="Password",
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 12 characters; not a common password.",
-    )
-    password2 = forms.CharField(
-        label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
-    )
-    provider_number = forms.CharField(
-        label="Medicare provider number",
-        max_length=12,
-        help_text="For the practice you refer from, e.g. 2123456Y.",
-    )
-    practice_name = forms.CharField(label="Practice", max_length=200)
-    address = forms.CharField(label="Practice address", max_length=300)
-    phone = forms.CharField(label="Practice phone", max_length=30)
-
-    def clean_email(self):
-        # Whether an account has this address is never said here (see referrer_signup).
-        return normalise_email(self.cleaned_data["email"])
-
-    def clean_provider_number(self):
-        number = normalise_provider_number(self.cleaned_data["provider_number"])
-        validate_provider_number(number)
-        return number
-
-    def clean(self):
-        cleaned = super().clean()
-        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("password2", "The two passwords differ.")
-        elif p1:
-            from django.contrib.auth.password_validation import validate_password
-
-            candidate = User(
-                email=cleaned.get("email", ""),
-                first_name=cleaned.get("first_name", ""),
-                last_name=cleaned.get("last_name", ""),
-            )
-            try:
-                validate_password(p1, candidate)
-            except ValidationError as exc:
-                self.add_error("password1", exc)
-        return cleaned
-
-
-# --- the practice's actions ---------------------------------------------------------------------
-
-
-class AcceptForm(forms.Form):
-    radiologist = forms.ModelChoiceField(
-        label="Assign to interventional radiologist",
-        queryset=User.objects.none(),
-        empty_label="Choose…",
-    )
-    note = forms.CharField(
-        label="Note (optional)", required=False, max_length=1000, widget=forms.TextInput()
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["radiologist"].queryset = User.objects.filter(
-            is_active=True, groups__name="radiologist"
-        ).order_by("last_name", "first_name")
-        self.fields["radiologist"].label_from_instance = lambda u: u.get_full_name() or u.email
-
-
-class DeclineForm(forms.Form):
-    reason = forms.ChoiceField(label="Reason", choices=[("", "Choose…"), *DeclineReason.choices])
-    note = forms.CharField(
-        label="Note to the referrer",
-        required=False,
-        max_length=2000,
-        help_text="Needed when the reason is “Other”. Advice for the patient's care that fits "
-        "the reason is added for the referrer.",
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-
-class InfoRequestForm(forms.Form):
-    items = forms.MultipleChoiceField(
-        label="What is missing",
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Each criterion not yet known and each document kind not yet sent.",
-    )
-    note = forms.CharField(
-        label="Note to the referrer",
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-    def __init__(self, *args, referral, attachments, **kwargs):
-        super().__init__(*args, **kwargs)
-        from referrals.services import document_checklist
-
-        choices = []
-        for criterion in (referral.eligibility or {}).get("criteria", []):
-            if criterion["status"] == "unknown":
-                choices.append((f"criterion:{criterion['id']}", criterion["text"]))
-        for item in document_checklist(attachments):
-            if not item["present"]:
-                choices.append((f"document:{item['id']}", f"Document: {item['label']}"))
-        self.fields["items"].choices = choices
-
-    def chosen_items(self) -> list[dict]:
-        labels = dict(self.fields["items"].choices)
-        return [
-            {"kind": value.split(":", 1)[0], "id": value.split(":", 1)[1], "label": labels[value]}
-            for value in self.cleaned_data["items"]
-        ]
-
-    def clean(self):
-        cleaned = super().clean()
-        if not cleaned.get("items") and not (cleaned.get("note") or "").strip():
-            raise ValidationError("Tick what is missing or write a note.")
-        return cleaned
-
-
-class ApproveForm(forms.Form):
-    note = forms.CharField(
-        label="Note (optional)", required=False, max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )  # fmt: skip
-
-
-class BookForm(forms.Form):
-    date = forms.DateField(label="Date", widget=DateInput())
-    time = forms.TimeField(label="Time", widget=forms.TimeInput(attrs={"type": "time"}))
-    site = forms.ModelChoiceField(
-        label="Hospital", queryset=Site.objects.none(), empty_label="Choose…"
-    )
-
-    def __init__(self, *args, referral=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["site"].queryset = Site.objects.filter(is_active=True)
-        if referral is not None and referral.preferred_site_id and not self.is_bound:
-            self.initial["site"] = referral.preferred_site_id
-        self.fields["date"].widget.attrs["min"] = timezone.localdate().isoformat()
-
-
-class NoteForm(forms.Form):
-    note = forms.CharField(
-        label="Note (optional)", required=False, max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )  # fmt: skip
-
-
 class MessageForm(forms.Form):
     body = forms.CharField(
         label="Message", max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
@@ -616,31 +435,3 @@ class MessageForm(forms.Form):
         if cleaned.get("file") and not cleaned.get("kind"):
             self.add_error("kind", "Say what kind of document this is.")
         return cleaned
-
-
-class QueueFilterForm(forms.Form):
-    """The triage queue's filters (GET). Blank status means every open referral."""
-
-    q = forms.CharField(label="Search", required=False, max_length=100,
-                        help_text="Name, Medicare number or reference.")  # fmt: skip
-    status = forms.ChoiceField(label="Status", required=False)
-    outcome = forms.ChoiceField(
-        label="Eligibility",
-        required=False,
-        choices=[("", "Any"), ("eligible", "Meets the criteria"),
-                 ("incomplete", "Not enough information"), ("ineligible", "Outside the criteria")],
-    )  # fmt: skip
-    site = forms.ModelChoiceField(
-        label="Hospital", required=False, queryset=Site.objects.none(), empty_label="Any"
-    )
-    radiologist = forms.ModelChoiceField(
-        label="IR", required=False, queryset=User.objects.none(), empty_label="Any"
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        statuses = [c for c in Referral.Status.choices if c[0] != Referral.Status.DRAFT]
-        self.fields["status"].choices = [("", "Open (all)"), *statuses, ("all", "All")]
-        self.fields["site"].queryset = Site.objects.all()
-        self.fields["radiologist"].queryset = User.objects.filter(groups__name="radiologist")
-        self.fields["radiologist"].label_from_instance = lambda u: u.get_full_name() or u.email

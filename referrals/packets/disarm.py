@@ -1,5 +1,5 @@
 """Disarm an uploaded PDF before it goes into a packet; runs in the bounded child
-(referrals/prepare.py), on pikepdf (qpdf).
+(referrals/packets/sandbox.py), on pikepdf (qpdf).
 
 A PDF can act on its own in the IR's viewer: run JavaScript when it opens or a page is shown,
 send a form to a web address, launch a program, open a link, carry files that the viewer offers
@@ -71,7 +71,7 @@ MAX_TREE_NODES = 100_000  # a name or field tree bigger than this is hostile: st
 
 def disarm(pdf: pikepdf.Pdf) -> dict[str, int]:
     """Remove the active content of `pdf` in place; returns what was removed, by kind (the
-    keys of referrals.parts.REMOVED_WORDS)."""
+    keys of referrals.packets.parts.REMOVED_WORDS)."""
     with pikepdf.explicit_conversion():  # every value a pikepdf object, never a bare int
         return _Disarm(pdf).run()
 

@@ -2,12 +2,12 @@
 
 Uploaded files are hostile until proven otherwise: a PDF with a decompression bomb or a
 circular cross-reference, or an image that decodes to gigabytes, must not hang or exhaust the
-packet worker. So the parsing happens here, in `python -m referrals.prepare`, run by
+packet worker. So the parsing happens here, in `python -m referrals.packets.sandbox`, run by
 `prepare_documents()` under an address-space limit, a CPU limit and a wall-clock timeout. The
 parent only ever reads what this process wrote: rewritten PDFs, disarmed of anything that could
-act in the IR's viewer (referrals/disarm.py), and images of bounded size re-encoded from their
-pixels (a JPEG as a JPEG, which WeasyPrint embeds as it is; a PNG or a DICOM frame as a PNG),
-so nothing but pixels survives from an uploaded image.
+act in the IR's viewer (referrals/packets/disarm.py), and images of bounded size re-encoded
+from their pixels (a JPEG as a JPEG, which WeasyPrint embeds as it is; a PNG or a DICOM frame as
+a PNG), so nothing but pixels survives from an uploaded image.
 
 Protocol: a JSON list of {"id", "path", "content_type", "out"} on stdin; a JSON object
 {id: result} on stdout, where result is one of
@@ -16,13 +16,14 @@ Protocol: a JSON list of {"id", "path", "content_type", "out"} on stdin; a JSON 
   {"ok": true, "kind": "dicom", "image": path or null, "summary": {...}, "note": str}
   {"ok": false, "note": "why it is not included"}
 
-referrals/parts.py turns each result into the document's packet part, once per document.
+referrals/packets/parts.py turns each result into the document's packet part, once per document.
 
 The same child checks a PDF at upload (`inspect_pdf()`, `--inspect-pdf`), under much tighter
 limits because a web request is waiting: {"path"} in, {"ok": true, "pages": n} or
 {"ok": false, "problem": "password" | "broken" | "limits"} out.
 
-Command line: `python -m referrals.prepare --memory BYTES --cpu SECONDS [--inspect-pdf]`.
+Command line: `python -m referrals.packets.sandbox --memory BYTES --cpu SECONDS`, and
+`--inspect-pdf` for the upload check.
 
 The child sets its own limits first thing, before it reads a byte of the document, so the parent
 needs no preexec_fn (which is unsafe in a threaded web server) and can fork cheaply.
@@ -60,12 +61,12 @@ UPLOAD_STREAM_LIMIT = 8 * MB
 
 
 def _pdf(path: str, out: str) -> dict:
-    """Disarm the PDF (pikepdf: referrals/disarm.py), then rewrite it with pypdf, whose
+    """Disarm the PDF (pikepdf: referrals/packets/disarm.py), then rewrite it with pypdf, whose
     stream decoding is bounded: each page's content settled, every stream decoded once."""
     import pikepdf
     from pypdf import PdfReader, PdfWriter, overwrite_configuration
 
-    from referrals.disarm import disarm
+    from referrals.packets.disarm import disarm
 
     # Never hand a stream to an outside decoder (jbig2dec): the packet doesn't need one.
     overwrite_configuration(jbig2dec_binary=None)
@@ -291,7 +292,7 @@ def _limit_resources(memory: int, cpu: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m referrals.prepare")
+    parser = argparse.ArgumentParser(prog="python -m referrals.packets.sandbox")
     parser.add_argument("--memory", type=int, required=True)
     parser.add_argument("--cpu", type=int, required=True)
     parser.add_argument("--inspect-pdf", action="store_true")
@@ -310,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(payload, timeout: float, *, memory: int, cpu: int, options: tuple = ()):
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "referrals.prepare", "--memory", str(int(memory)),
+    command = [sys.executable, "-m", "referrals.packets.sandbox", "--memory", str(int(memory)),
                "--cpu", str(int(cpu)), *options]  # fmt: skip
     completed = subprocess.run(  # noqa: S603 - our own module, arguments are fixed
         command,
@@ -318,7 +319,7 @@ def _run(payload, timeout: float, *, memory: int, cpu: int, options: tuple = ())
         capture_output=True,
         text=True,
         timeout=timeout,  # on expiry the child is killed
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         env=env,
         check=True,
     )

@@ -1,4 +1,5 @@
-"""Referrals and what hangs off them. Writes go through referrals/services.py only."""
+"""The referral, its patient and clinical facts, and what is recorded along its way: studies,
+medicines, status events, requests for information, messages; the hospital sites."""
 
 import uuid
 from datetime import date, timedelta
@@ -50,6 +51,49 @@ class DeclineReason(models.TextChoices):
     NO_ACUTE_IMAGING = "no_acute_imaging", "No imaging evidence of an acute fracture"
     CONTRAINDICATION = "contraindication", "A contraindication"
     OTHER = "other", "Other"
+
+
+# What the referrer is told to do for the patient meanwhile, by decline reason (SPEC 9).
+DECLINE_ADVICE = {
+    DeclineReason.OUTSIDE_LEVELS: (
+        "Fractures outside T11 to L2 are not treated under this service's criteria. Continue "
+        "analgesia and osteoporosis management; a spinal surgeon or pain specialist can advise "
+        "on other options."
+    ),
+    DeclineReason.NOT_OSTEOPOROTIC: (
+        "The criteria cover osteoporotic fractures. For a traumatic fracture consider spinal "
+        "surgical review; for a suspected pathological fracture, oncology or haematology "
+        "review. Refer again if the picture changes."
+    ),
+    DeclineReason.PAIN_UNDER_7: (
+        "Pain below 7/10 is usually managed conservatively: analgesia, activity as tolerated, "
+        "physiotherapy and osteoporosis treatment. Refer again within three weeks of onset if "
+        "the pain becomes severe despite opiates."
+    ),
+    DeclineReason.OPIOIDS: (
+        "The criteria ask for pain poorly controlled by opiate analgesia. Consider a trial of "
+        "opiates with laxatives and review; refer again within three weeks of onset if pain "
+        "stays severe."
+    ),
+    DeclineReason.OVER_THREE_WEEKS: (
+        "The criteria allow pain of three weeks or less, so this fracture is outside the "
+        "window. Continue analgesia and mobilisation; start or review osteoporosis treatment "
+        "to prevent further fractures. A new fracture can be referred again."
+    ),
+    DeclineReason.NO_ACUTE_IMAGING: (
+        "An acute fracture must be shown on MRI (or SPECT-CT when MRI is contraindicated). "
+        "If pain began within three weeks, arrange an MRI and refer again with the report."
+    ),
+    DeclineReason.CONTRAINDICATION: (
+        "A contraindication (uncorrected coagulopathy, infection, canal compromise with a "
+        "neurological deficit, or a healed fracture) rules the procedure out for now. Treat "
+        "the cause; refer again if it resolves while the pain is still recent."
+    ),
+    DeclineReason.OTHER: (
+        "See the practice's note. Continue analgesia and osteoporosis management, and contact "
+        "the practice if you would like to discuss the patient."
+    ),
+}
 
 
 class Referral(models.Model):
@@ -232,6 +276,11 @@ class Referral(models.Model):
         return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
 
     @property
+    def decline_advice(self) -> str:
+        """What the referrer is told to do for the patient, for the reason it was declined."""
+        return DECLINE_ADVICE.get(self.decline_reason, "")
+
+    @property
     def is_draft(self) -> bool:
         return self.status == self.Status.DRAFT
 
@@ -273,79 +322,6 @@ class Medicine(models.Model):
         return self.name
 
 
-def attachment_path(instance, filename):
-    # A random name: the original name is kept (sanitised) on the row, never in the path.
-    return f"attachments/{instance.referral.uuid}/{uuid.uuid4().hex}{instance.extension}"
-
-
-class Attachment(models.Model):
-    class Kind(models.TextChoices):
-        CLINICAL_NOTES = "clinical_notes", "Clinical notes"
-        IMAGING_REPORT = "imaging_report", "Imaging report"
-        IMAGING = "imaging", "Imaging (images)"
-        PATHOLOGY = "pathology", "Pathology"
-        CONSULTATIONS = "consultations", "Consultation records"
-        SURGICAL_HISTORY = "surgical_history", "Surgical history"
-        OTHER = "other", "Other"
-
-    # What the practice's referral page asks for (the checklist); "imaging" is met by either an
-    # imaging report or the images themselves.
-    CHECKLIST = (
-        ("clinical_notes", "Clinical notes", (Kind.CLINICAL_NOTES,)),
-        ("imaging", "Relevant imaging", (Kind.IMAGING_REPORT, Kind.IMAGING)),
-        ("pathology", "Recent pathology", (Kind.PATHOLOGY,)),
-        ("consultations", "Records of consultation with other doctors", (Kind.CONSULTATIONS,)),
-        ("surgical_history", "Surgical history", (Kind.SURGICAL_HISTORY,)),
-    )
-
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="attachments")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    file = models.FileField(upload_to=attachment_path, max_length=200)
-    original_name = models.CharField(max_length=160)
-    content_type = models.CharField(max_length=40)
-    extension = models.CharField(max_length=8)
-    size = models.PositiveBigIntegerField()
-    sha256 = models.CharField(max_length=64)
-    pages = models.PositiveIntegerField(null=True, blank=True)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    uploaded_at = models.DateTimeField(auto_now_add=True)
-    message = models.ForeignKey(
-        "Message", on_delete=models.PROTECT, null=True, blank=True, related_name="attachments"
-    )
-    # Replacing keeps the old file: it points at its replacement and drops out of current lists.
-    replaced_by = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaces"
-    )
-
-    class PartStatus(models.TextChoices):
-        PENDING = "pending", "Not prepared yet"
-        READY = "ready", "Ready"
-        LEFT_OUT = "left_out", "Left out of the packet"
-
-    # The packet part: this document made once into the PDF pages every packet version appends
-    # as they are (a PDF rewritten and checked, an image or DICOM frame on a page of its own),
-    # by the worker soon after upload, or by the first packet that needs it (referrals/parts.py).
-    # A document that cannot be included safely is LEFT_OUT, with the reason in part_note.
-    part_status = models.CharField(
-        max_length=10, choices=PartStatus.choices, default=PartStatus.PENDING
-    )
-    part = models.FileField(max_length=200, blank=True)
-    part_pages = models.PositiveIntegerField(null=True, blank=True)
-    part_note = models.CharField(max_length=300, blank=True)
-    # What was taken out of a PDF's part because it could act in the IR's viewer, by kind:
-    # {"scripts": 3, "embedded_files": 1, ...} (referrals/disarm.py words it for the index).
-    part_removed = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["uploaded_at", "id"]
-
-    def __str__(self):
-        return self.original_name
-
-
 class StatusEvent(models.Model):
     """One row per transition: who, when, from, to, and the note."""
 
@@ -384,57 +360,6 @@ class InfoRequest(models.Model):
         return f"Request of {self.requested_at:%Y-%m-%d}"
 
 
-def packet_path(instance, filename):
-    return f"packets/{instance.referral.uuid}/{instance.referral.reference}-v{instance.version}.pdf"
-
-
-class Packet(models.Model):
-    """One PDF per referral version, rendered by the worker. Every version is kept."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RENDERING = "rendering", "Rendering"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
-
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="packets")
-    version = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    reason = models.CharField("why this version", max_length=200, blank=True)
-    file = models.FileField(upload_to=packet_path, max_length=200, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True)
-    pages = models.PositiveIntegerField(null=True, blank=True)
-    size = models.PositiveBigIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    # Set by whoever claimed the render; only that claimant may finish it.
-    claim = models.UUIDField(null=True, blank=True)
-    queued_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["referral", "-version"]
-        constraints = [
-            models.UniqueConstraint(fields=["referral", "version"], name="packet_one_per_version")
-        ]
-        indexes = [
-            # The sweeper: WHERE status IN (queued, rendering) AND sent_at/started_at < ?.
-            models.Index(fields=["status", "sent_at"], name="packet_sweep_idx"),
-        ]
-
-    def __str__(self):
-        return f"{self.referral.reference} v{self.version}"
-
-    @property
-    def render_seconds(self) -> float | None:
-        if self.started_at and self.finished_at:
-            return (self.finished_at - self.started_at).total_seconds()
-        return None
-
-
 class Message(models.Model):
     """The thread between the practice's staff and the referrer."""
 
@@ -452,35 +377,3 @@ class Message(models.Model):
     @property
     def from_practice(self) -> bool:
         return self.author_id != self.referral.referrer_id
-
-
-class Notification(models.Model):
-    """An email to send: the outbox. Written in the same transaction as the change it reports,
-    so a broker that is down when the change is made loses nothing (the sweeper sends it)."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="notifications")
-    event = models.CharField(max_length=20)
-    recipient = models.EmailField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [
-            # The sweeper: WHERE status IN (queued, sending) AND enqueued_at/claimed_at < ?.
-            models.Index(fields=["status", "enqueued_at"], name="notification_sweep_idx"),
-        ]
-
-    def __str__(self):
-        return f"{self.event} to {self.recipient}"

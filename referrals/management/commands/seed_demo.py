@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from portal import roles
 from portal.models import ReferrerProfile, User
+from referrals.demo import seed_referrals, seed_sites
 
 # Published in the README: these accounts exist only in demo databases.
 DEMO_ACCOUNTS = [
@@ -39,7 +40,6 @@ class Command(BaseCommand):
             )
         with transaction.atomic():
             users = {row[4]: self.ensure_user(*row) for row in DEMO_ACCOUNTS}
-        from referrals.demo import seed_referrals, seed_sites
 
         seed_sites()
         made = seed_referrals(

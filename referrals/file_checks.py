@@ -1,4 +1,4 @@
-"""Checking uploaded documents (SPEC section 6): what a file really is, and whether we keep it.
+"""What an uploaded file really is, and whether we keep it (SPEC section 6).
 
 The type is decided by the file's content alone: magic bytes pick a candidate, then the matching
 parser must succeed. Names and browser content types are never trusted, because both are chosen
@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 
 import pydicom
 from django.conf import settings
-from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from PIL import Image, ImageFile
 
-from referrals import prepare
+from referrals.packets import sandbox
 
 ACCEPTED_DESCRIPTION = "PDF, JPEG, PNG or DICOM (.dcm)"
 
@@ -185,7 +184,7 @@ def _check_pdf(path, tail: bytes, common: dict) -> DetectedDocument:
     # pypdf runs in a child process with memory, CPU and time limits: a few hundred bytes of
     # nested object streams can cost it minutes and gigabytes, which must not happen in a web
     # request. Only the structure is read there; page content is inflated by the packet worker.
-    result = prepare.inspect_pdf(path)
+    result = sandbox.inspect_pdf(path)
     if not result.get("ok"):
         problem = result.get("problem")
         if problem == "password":
@@ -393,35 +392,10 @@ def safe_display_name(name: str, *, fallback: str = "document", extension: str =
     return base or fallback
 
 
-class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
-    """Streams each upload to a temporary file and drops any file over DOCUMENT_MAX_BYTES.
-
-    A dropped file is deleted at once and left out of request.FILES, so the form sees the field
-    as missing; request.upload_too_large names the field so the view can say why.
-    """
-
-    def __init__(self, request=None):
-        super().__init__(request)
-        self.max_bytes = getattr(settings, "DOCUMENT_MAX_BYTES", DEFAULT_MAX_BYTES)
-        self.too_large = False
-
-    def new_file(self, *args, **kwargs):
-        self.too_large = False
-        super().new_file(*args, **kwargs)
-
-    def receive_data_chunk(self, raw_data, start):
-        if self.too_large:
-            return None  # keep swallowing the rest of this file's part
-        if start + len(raw_data) > self.max_bytes:
-            self.too_large = True
-            # Free the disk now rather than after the rest of the body has streamed past.
-            self.file.close()  # NamedTemporaryFile: closing deletes it
-            if self.request is not None and not getattr(self.request, "upload_too_large", None):
-                self.request.upload_too_large = self.field_name
-            return None
-        return super().receive_data_chunk(raw_data, start)
-
-    def file_complete(self, file_size):
-        if self.too_large:
-            return None
-        return super().file_complete(file_size)
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file on disk, read in chunks (never whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()

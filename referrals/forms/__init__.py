@@ -1,0 +1,1 @@
+"""The referrals app's forms: intake.py (the referrer's), staff.py (the practice's), fields.py."""

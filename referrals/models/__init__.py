@@ -1,0 +1,23 @@
+"""Referrals and what hangs off them: data and cheap values derived from their own row.
+Writes go through the services (referrals/intake.py, attachments.py, workflow.py, outbox.py);
+reads across relations through referrals/selectors.py."""
+
+from referrals.models.attachment import Attachment, attachment_path
+from referrals.models.outbox import Notification, OutboxItem, Packet, packet_path
+from referrals.models.referral import (
+    DeclineReason,
+    ImagingStudy,
+    InfoRequest,
+    Medicine,
+    Message,
+    ReferenceCounter,
+    Referral,
+    Site,
+    StatusEvent,
+)
+
+__all__ = [
+    "Attachment", "DeclineReason", "ImagingStudy", "InfoRequest", "Medicine", "Message",
+    "Notification", "OutboxItem", "Packet", "ReferenceCounter", "Referral", "Site", "StatusEvent",
+    "attachment_path", "packet_path",
+]  # fmt: skip

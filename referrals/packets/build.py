@@ -1,0 +1,105 @@
+"""The referral packet: one PDF an IR reads instead of a web page. A plain function of the
+referral, testable without Celery; referrals/packets/queue.py runs it for the worker.
+
+Assembly: a WeasyPrint summary, then each document's packet part in upload order, each with a
+bookmark (referrals/packets/parts.py made the parts once, when the documents were uploaded; any
+still pending is made here), then the reference and "page x of y" stamped on every page,
+appended ones included. Only the summary is rendered per version: the rest is pypdf copying.
+"""
+
+from contextlib import ExitStack
+from io import BytesIO
+from pathlib import Path
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+from pypdf import PdfReader, PdfWriter
+
+from referrals.file_checks import format_count, sha256_file
+from referrals.models import Attachment, Referral
+from referrals.packets.parts import attachments_prepare
+from referrals.packets.pdf import render_html, stamp
+from referrals.selectors import current_attachments
+
+
+def packet_context(referral: Referral) -> dict:
+    """Everything the summary shows. Queries: imaging, medicines, current attachments."""
+    today = timezone.localdate()
+    return {
+        "referral": referral,
+        "referrer": referral.referrer,
+        "profile": getattr(referral.referrer, "referrer_profile", None),
+        "age": referral.patient_age(today),
+        "eligibility": referral.eligibility,
+        "outstanding": [
+            c
+            for c in (referral.eligibility or {}).get("criteria", [])
+            if c["kind"] == "workup" and c["status"] != "pass"
+        ],
+        "imaging": list(referral.imaging.all()),
+        "medicines": list(referral.medicines.all()),
+        "attachments": list(current_attachments(referral)),
+        "generated_at": timezone.localtime(),
+    }
+
+
+def build_packet(referral: Referral, output: Path, *, version: int | None = None) -> dict:
+    """Render the packet for `referral` to `output`. Returns {"pages", "sha256", "size"}.
+
+    A document that cannot be included (encrypted, broken, hostile) is listed with a note; it
+    never fails the packet.
+    """
+    context = packet_context(referral)
+    context["version"] = version
+    attachments = context["attachments"]
+    attachments_prepare(attachments)  # only those not prepared yet: usually none
+    summary = _summary_within_limit(context)
+    writer = PdfWriter()
+    writer.append(summary, outline_item="Referral summary")
+    with ExitStack() as files:
+        for attachment in attachments:
+            if attachment.part_status != Attachment.PartStatus.READY or attachment.packet_note:
+                continue
+            part = files.enter_context(attachment.part.open("rb"))
+            writer.append(
+                PdfReader(part),
+                outline_item=f"{attachment.get_kind_display()}: {attachment.original_name}",
+            )
+        stamp(writer, referral.reference)
+        writer.add_metadata(
+            {"/Title": f"Referral packet {referral.reference}", "/Producer": "Referral portal"}
+        )
+        with open(output, "wb") as handle:
+            writer.write(handle)
+    return {
+        "pages": len(writer.pages),
+        "sha256": sha256_file(output),
+        "size": output.stat().st_size,
+        "summary_pages": len(summary.pages),
+    }
+
+
+def _summary_within_limit(context: dict) -> PdfReader:
+    """The rendered summary, having left out (with a note, `packet_note`) each document that
+    would take the packet past PACKET_MAX_PAGES. Uploads are refused before that, so this is
+    a backstop. The summary's length is known only once rendered: when the limit bites, it is
+    rendered again with room made for itself."""
+    limit = settings.PACKET_MAX_PAGES
+    note = f"Left out: the packet would pass {format_count(limit)} pages."
+    own_pages = 0
+    for _attempt in range(3):
+        room = limit - own_pages
+        for attachment in context["attachments"]:
+            attachment.packet_note = ""
+            if attachment.part_status == Attachment.PartStatus.READY:
+                if attachment.part_pages > room:
+                    attachment.packet_note = note
+                else:
+                    room -= attachment.part_pages
+        html = render_to_string("packets/summary.html", context)
+        summary = PdfReader(BytesIO(render_html(html)))
+        if len(summary.pages) <= own_pages + room:
+            break
+        own_pages = len(summary.pages)
+    return summary

@@ -1,0 +1,98 @@
+"""The referral page, which every role shares (what each may see and do differs), and its audit
+trail for the practice's admins."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.utils import timezone
+
+from portal.audit import audit_record
+from portal.roles import ADMIN, has_role, role_required
+from referrals.access import referral_for_user
+from referrals.actions import actions_for
+from referrals.attachments import document_checklist, referral_can_add_documents
+from referrals.forms.intake import AnswerForm, AttachmentForm, MessageForm, WithdrawForm
+from referrals.intake import referral_assessment
+from referrals.models import Referral
+from referrals.selectors import (
+    only_current,
+    referral_messages,
+    referral_open_info_request,
+    referral_timeline,
+)
+from referrals.workflow import transition_allowed
+
+AUDIT_EVENTS_PER_PAGE = 100
+
+
+def panel_context(referral: Referral) -> dict:
+    """What the criteria panel shows: the live assessment, or the facts to correct first."""
+    today = timezone.localdate()
+    assessment, problems = referral_assessment(referral, today=today)
+    return {
+        "assessment": assessment,
+        "assessment_problems": problems,
+        "days_left": assessment.days_left(today) if assessment else None,
+    }
+
+
+@login_required
+def referral_detail(request, referral_uuid):
+    """The referral page: its status, what was sent, documents and timeline."""
+    referral = referral_for_user(request.user, referral_uuid, action="view")
+    audit_record(request=request, action="referral_viewed", referral=referral)
+    return render_detail(request, referral)
+
+
+def render_detail(request, referral, *, status=200, bound_action=None, **overrides):
+    """The referral page for this user, with any form that was refused shown as it was."""
+    is_owner = referral.referrer_id == request.user.pk
+    today = timezone.localdate()
+    attachments = list(referral.attachments.select_related("replaced_by"))
+    context = {
+        "referral": referral,
+        "is_owner": is_owner,
+        "age": referral.patient_age(today),
+        "events": referral_timeline(referral),
+        "attachments": attachments,
+        "checklist": document_checklist(only_current(attachments)),
+        "imaging": list(referral.imaging.all()),
+        "medicines": list(referral.medicines.all()),
+        "info_request": referral_open_info_request(referral),
+        "can_withdraw": is_owner
+        and transition_allowed(referral, Referral.Status.WITHDRAWN, request.user),
+        "can_add_documents": is_owner and referral_can_add_documents(referral),
+        "withdraw_form": WithdrawForm(),
+        "answer_form": AnswerForm(),
+        "upload_form": AttachmentForm(),
+        "today": today,
+        "thread": referral_messages(referral),
+        "message_form": MessageForm(),
+        "can_message": not referral.is_draft,
+        "decline_advice": referral.decline_advice,
+    }
+    if not is_owner:
+        context["packets"] = list(referral.packets.order_by("-version"))
+        context["is_admin"] = has_role(request.user, ADMIN)
+        context["actions"] = actions_for(referral, request.user, bound=bound_action)
+        # The assigned IR reads the packet beside the eligibility summary and decision form.
+        context["show_packet_inline"] = referral.assigned_radiologist_id == request.user.pk
+    if referral.eligibility:
+        context["stored"] = referral.eligibility
+    else:
+        context.update(panel_context(referral))
+    context.update(overrides)
+    return render(request, "referrals/referral_detail.html", context, status=status)
+
+
+@role_required(ADMIN)
+def referral_audit(request, referral_uuid):
+    """The practice admin's view of one referral's audit trail, newest first."""
+    referral = referral_for_user(request.user, referral_uuid, action="view")
+    events = referral.audit_events.select_related("actor").order_by("-at", "-id")
+    page = Paginator(events, AUDIT_EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "portal/audit_list.html",
+        {"referral": referral, "events": page.object_list, "page": page},
+    )

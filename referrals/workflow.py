@@ -1,0 +1,370 @@
+"""The referral's life (SPEC section 4): the table of allowed transitions, and every transition
+as a service: submit, withdraw, ask for information, answer, accept, decline, approve, book,
+rebook, complete, and the message thread.
+
+Each writes its status event, its audit event and its notifications itself, whoever calls it
+(a view, the admin, a command, a test), in one transaction that locks the row.
+"""
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from eligibility.rules import FactsError
+from portal.audit import audit_record
+from portal.roles import ADMIN, RADIOLOGIST, has_role
+from referrals.attachments import attachment_add
+from referrals.errors import SubmissionIncomplete, TransitionNotAllowed
+from referrals.intake import fact_problems, referral_assess, referral_missing_for_submit
+from referrals.models import DeclineReason, InfoRequest, Message, Referral, Site, StatusEvent
+from referrals.notifications import notify
+from referrals.packets.queue import packet_queue
+from referrals.selectors import possible_duplicates, referral_open_info_request
+
+S = Referral.Status
+REFERRER, ADMIN_ACTOR, ASSIGNED_IR = "referrer", "admin", "assigned_ir"
+
+# (from, to) -> who may make it. Section 4 of the spec, as data.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (S.DRAFT, S.SUBMITTED): REFERRER,
+    (S.SUBMITTED, S.INFO_REQUESTED): ADMIN_ACTOR,
+    (S.SUBMITTED, S.ACCEPTED): ADMIN_ACTOR,
+    (S.SUBMITTED, S.DECLINED): ADMIN_ACTOR,
+    (S.INFO_REQUESTED, S.SUBMITTED): REFERRER,
+    (S.ACCEPTED, S.APPROVED): ASSIGNED_IR,
+    (S.ACCEPTED, S.DECLINED): ASSIGNED_IR,
+    (S.ACCEPTED, S.INFO_REQUESTED): ASSIGNED_IR,
+    (S.APPROVED, S.BOOKED): ADMIN_ACTOR,
+    (S.BOOKED, S.COMPLETED): ADMIN_ACTOR,
+    (S.BOOKED, S.APPROVED): ADMIN_ACTOR,
+    **{
+        (state, S.WITHDRAWN): REFERRER
+        for state in (S.DRAFT, S.SUBMITTED, S.INFO_REQUESTED, S.ACCEPTED, S.APPROVED, S.BOOKED)
+    },
+}
+
+
+def _may_act(user, referral: Referral, actor: str) -> bool:
+    if actor == REFERRER:
+        return referral.referrer_id == user.pk
+    if actor == ADMIN_ACTOR:
+        return has_role(user, ADMIN)
+    if actor == ASSIGNED_IR:
+        return has_role(user, RADIOLOGIST) and referral.assigned_radiologist_id == user.pk
+    return False
+
+
+def transition_allowed(referral: Referral, to: str, user) -> bool:
+    actor = TRANSITIONS.get((referral.status, to))
+    return actor is not None and _may_act(user, referral, actor)
+
+
+def referral_transition(
+    *,
+    referral: Referral,
+    to: str,
+    by,
+    note: str = "",
+    expected_from: str | None = None,
+    update: Callable[[Referral], list[str]] | None = None,
+) -> Referral:
+    """Move a referral to `to`: lock the row, check, save, record the event, in one transaction.
+
+    `expected_from` is the status the user saw; if the row has moved on since (another admin got
+    there first) nothing changes and the message says so. `update` may set more fields on the
+    locked row and returns their names. Returns the referral, refreshed from the locked row.
+    """
+    with transaction.atomic():
+        locked = Referral.objects.select_for_update().get(pk=referral.pk)
+        if expected_from is not None and locked.status != expected_from:
+            raise TransitionNotAllowed(
+                f"{locked.reference} is now “{locked.get_status_display()}”: someone changed it "
+                "while you were looking. Nothing was changed; please check it again."
+            )
+        actor = TRANSITIONS.get((locked.status, to))
+        if actor is None:
+            raise TransitionNotAllowed(
+                f"A referral that is “{locked.get_status_display()}” cannot become “{S(to).label}”."
+            )
+        if not _may_act(by, locked, actor):
+            raise TransitionNotAllowed("You are not the person who can make this change.")
+        from_status = locked.status
+        locked.status = to
+        fields = ["status", "updated_at"]
+        if update is not None:
+            fields += update(locked)
+        locked.save(update_fields=fields)
+        StatusEvent.objects.create(
+            referral=locked, from_status=from_status, to_status=to, by=by, note=note
+        )
+        audit_record(action="referral_transition", referral=locked, actor=by,
+                     detail=f"{from_status} → {to}")  # fmt: skip
+    referral.__dict__.update(
+        {f.attname: getattr(locked, f.attname) for f in Referral._meta.concrete_fields}
+    )
+    return referral
+
+
+def _store_assessment(result) -> Callable[[Referral], list[str]]:
+    def store(locked: Referral) -> list[str]:
+        locked.eligibility = result.as_dict()
+        locked.eligibility_outcome = result.outcome
+        locked.criteria_version = result.criteria_version
+        return ["eligibility", "eligibility_outcome", "criteria_version"]
+
+    return store
+
+
+# --- the referrer -------------------------------------------------------------------------------
+
+
+def referral_submit(
+    *, referral: Referral, by, outside_criteria_reason: str = "", today: date | None = None
+) -> Referral:
+    """Send a draft to the practice, storing the eligibility result it was assessed with."""
+    profile = getattr(by, "referrer_profile", None)
+    if profile is None or not profile.is_approved:
+        raise TransitionNotAllowed(
+            "Your account is waiting for the practice to approve it; you can submit once it is."
+        )
+    missing = referral_missing_for_submit(referral)
+    if missing:
+        raise SubmissionIncomplete([(field, message) for _s, field, message in missing])
+    try:
+        result = referral_assess(referral, today=today)
+    except FactsError as exc:
+        raise SubmissionIncomplete(fact_problems(exc)) from exc
+    reason = outside_criteria_reason.strip()
+    if result.outcome != "eligible" and not reason:
+        raise SubmissionIncomplete(
+            [
+                (
+                    "outside_criteria_reason",
+                    "This referral does not meet every criterion: say briefly why you are "
+                    "referring; the interventional radiologist will decide.",
+                )
+            ]
+        )
+    duplicates = list(possible_duplicates(referral).values_list("pk", flat=True))
+    store_assessment = _store_assessment(result)
+
+    def store(locked: Referral) -> list[str]:
+        locked.outside_criteria_reason = reason if result.outcome != "eligible" else ""
+        locked.submitted_at = timezone.now()
+        locked.possible_duplicate = bool(duplicates)
+        return [
+            *store_assessment(locked),
+            "outside_criteria_reason",
+            "submitted_at",
+            "possible_duplicate",
+        ]
+
+    with transaction.atomic():
+        referral_transition(
+            referral=referral, to=S.SUBMITTED, by=by, expected_from=S.DRAFT, update=store
+        )
+        packet_queue(referral=referral, reason="Submitted")
+        if duplicates:
+            # The queue flags both referrals of a likely duplicate pair.
+            Referral.objects.filter(pk__in=duplicates).update(possible_duplicate=True)
+        notify(referral=referral, event="submitted", actor=by)
+    return referral
+
+
+def referral_withdraw(*, referral: Referral, by, reason: str = "") -> Referral:
+    return referral_transition(referral=referral, to=S.WITHDRAWN, by=by, note=reason.strip())
+
+
+def referral_answer_info_request(*, referral: Referral, by, answer: str) -> Referral:
+    """The referrer's answer (a message and/or new documents) returns it to the practice."""
+    request = referral_open_info_request(referral)
+    answer = answer.strip()
+    if request is None:
+        raise TransitionNotAllowed("There is no open request for information to answer.")
+    added_since = referral.attachments.filter(uploaded_at__gte=request.requested_at).exists()
+    if not answer and not added_since:
+        raise TransitionNotAllowed("Write an answer or add a document before sending.")
+    try:
+        # The doctor may have changed the facts while answering: store what it is sent with.
+        reassess = _store_assessment(referral_assess(referral))
+    except FactsError:
+        reassess = None  # the answer is not held up: the practice sees the facts to correct
+
+    with transaction.atomic():
+        referral_transition(
+            referral=referral,
+            to=S.SUBMITTED,
+            by=by,
+            note=answer,
+            expected_from=S.INFO_REQUESTED,
+            update=reassess,
+        )
+        InfoRequest.objects.filter(pk=request.pk).update(answer=answer, answered_at=timezone.now())
+        packet_queue(referral=referral, reason="The referrer answered a request for information")
+        notify(referral=referral, event="answered", actor=by)
+    return referral
+
+
+# --- the practice ---------------------------------------------------------------------------------
+
+
+def referral_request_info(
+    *, referral: Referral, by, items: list[dict], note: str = "", expected_from: str | None = None
+) -> InfoRequest:
+    """Ask the referrer for specific missing items (an admin on a new referral, or the assigned
+    IR), and tell them."""
+    if not items and not note.strip():
+        raise TransitionNotAllowed("Tick what is missing or write a note.")
+    with transaction.atomic():
+        referral_transition(
+            referral=referral,
+            to=S.INFO_REQUESTED,
+            by=by,
+            note=note.strip(),
+            expected_from=expected_from,
+        )
+        request = InfoRequest.objects.create(
+            referral=referral, requested_by=by, items=items, note=note.strip()
+        )
+        notify(referral=referral, event="info_requested", actor=by)
+    return request
+
+
+def referral_accept(
+    *, referral: Referral, by, radiologist, note: str = "", expected_from: str | None = None
+) -> Referral:
+    """Accept and assign an interventional radiologist, who then reviews the packet."""
+    if not (radiologist.is_active and has_role(radiologist, RADIOLOGIST)):
+        raise TransitionNotAllowed("Choose an interventional radiologist to assign.")
+
+    def assign(locked: Referral) -> list[str]:
+        locked.assigned_radiologist = radiologist
+        return ["assigned_radiologist"]
+
+    with transaction.atomic():
+        referral_transition(
+            referral=referral,
+            to=S.ACCEPTED,
+            by=by,
+            note=note or f"Assigned to {radiologist.get_full_name() or radiologist.email}",
+            expected_from=expected_from,
+            update=assign,
+        )
+        notify(referral=referral, event="accepted", actor=by)
+    return referral
+
+
+def referral_decline(
+    *, referral: Referral, by, reason: str, note: str = "", expected_from: str | None = None
+) -> Referral:
+    """Decline with a coded reason; the referrer gets advice for the patient's care."""
+    if reason not in DeclineReason.values:
+        raise TransitionNotAllowed("Choose the reason for declining.")
+    if reason == DeclineReason.OTHER and not note.strip():
+        raise TransitionNotAllowed("Say why in the note when the reason is “Other”.")
+
+    def record(locked: Referral) -> list[str]:
+        locked.decline_reason = reason
+        locked.decline_note = note.strip()
+        return ["decline_reason", "decline_note"]
+
+    with transaction.atomic():
+        referral_transition(
+            referral=referral,
+            to=S.DECLINED,
+            by=by,
+            note=f"{DeclineReason(reason).label}. {note.strip()}".strip(),
+            expected_from=expected_from,
+            update=record,
+        )
+        notify(referral=referral, event="declined", actor=by)
+    return referral
+
+
+def referral_approve(
+    *, referral: Referral, by, note: str = "", expected_from: str | None = None
+) -> Referral:
+    """The assigned IR finds the patient suitable; the admins then book."""
+    return referral_transition(
+        referral=referral, to=S.APPROVED, by=by, note=note.strip(), expected_from=expected_from
+    )
+
+
+def referral_book(
+    *,
+    referral: Referral,
+    by,
+    start: datetime,
+    site: Site,
+    note: str = "",
+    expected_from: str | None = None,
+) -> Referral:
+    if timezone.is_naive(start):
+        start = timezone.make_aware(start)
+    if start < timezone.now():
+        raise TransitionNotAllowed("The booking must be in the future.")
+    if not site.is_active:
+        raise TransitionNotAllowed("Choose a hospital where the practice operates.")
+
+    def record(locked: Referral) -> list[str]:
+        locked.booked_start = start
+        locked.booking_site = site
+        return ["booked_start", "booking_site"]
+
+    when = timezone.localtime(start).strftime("%-d %B %Y, %H:%M")
+    with transaction.atomic():
+        referral_transition(
+            referral=referral,
+            to=S.BOOKED,
+            by=by,
+            note=f"{when} at {site.name}. {note.strip()}".strip(),
+            expected_from=expected_from,
+            update=record,
+        )
+        notify(referral=referral, event="booked", actor=by)
+    return referral
+
+
+def referral_rebook(*, referral: Referral, by, note: str = "", expected_from=None) -> Referral:
+    """Back to approved so a new date can be booked; the old booking is cleared."""
+
+    def clear(locked: Referral) -> list[str]:
+        locked.booked_start = None
+        locked.booking_site = None
+        return ["booked_start", "booking_site"]
+
+    return referral_transition(
+        referral=referral,
+        to=S.APPROVED,
+        by=by,
+        note=note.strip() or "Booking cancelled, to be rebooked",
+        expected_from=expected_from,
+        update=clear,
+    )
+
+
+def referral_complete(*, referral: Referral, by, note: str = "", expected_from=None) -> Referral:
+    return referral_transition(
+        referral=referral, to=S.COMPLETED, by=by, note=note.strip(), expected_from=expected_from
+    )
+
+
+def message_post(*, referral: Referral, by, body: str, files=()) -> Message:
+    """A message in the referral's thread, optionally with documents."""
+    body = body.strip()
+    if not body:
+        raise TransitionNotAllowed("Write a message before sending.")
+    if referral.is_draft:
+        raise TransitionNotAllowed("Messages start once the referral is sent.")
+    with transaction.atomic():
+        message = Message.objects.create(referral=referral, author=by, body=body)
+        for kind, uploaded in files:
+            attachment_add(
+                referral=referral, kind=kind, uploaded_file=uploaded, by=by, message=message
+            )
+        Referral.objects.filter(pk=referral.pk).update(updated_at=timezone.now())
+        audit_record(action="message_sent", referral=referral, actor=by)
+        notify(referral=referral, event="message", actor=by)
+    return message
