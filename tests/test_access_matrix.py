@@ -9,15 +9,17 @@ for those let in, the exact code the view gives them.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.db import transaction
+from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from referrals import attachments, workflow
 from referrals.packets import queue as packet_queue
-from tests.factories import UserFactory, make_referral
+from tests.factories import ReferrerFactory, UserFactory, make_referral
 from tests.files import pdf_bytes
 
 LOGIN = "302 to sign-in"
@@ -76,48 +78,35 @@ def temp_upload(name: str, content: bytes) -> TemporaryUploadedFile:
 
 
 class World:
-    """The people and the referrals, each made the first time a case needs it."""
+    """The people and the referrals every case is asked about, made once for the module."""
 
     def __init__(self, users):
         self.users = users
-
-    @cached_property
-    def referral(self):
-        """The owner's, sent with one document, accepted and assigned to the assigned IR."""
-        owner = self.users["owner"]
-        referral = make_referral(owner)
+        owner = users["owner"]
+        # The owner's, sent with one document, accepted and assigned to the assigned IR.
+        self.referral = make_referral(owner)
         self.document = attachments.attachment_add(
-            referral=referral,
+            referral=self.referral,
             kind="clinical_notes",
             uploaded_file=temp_upload("gp-notes.pdf", pdf_bytes(pages=1)),
             by=owner,
         )
-        workflow.referral_submit(referral=referral, by=owner, outside_criteria_reason="Test")
+        workflow.referral_submit(referral=self.referral, by=owner, outside_criteria_reason="Test")
         workflow.referral_accept(
-            referral=referral, by=self.users["admin"], radiologist=self.users["assigned_ir"]
+            referral=self.referral, by=users["admin"], radiologist=users["assigned_ir"]
         )
-        referral.refresh_from_db()
-        return referral
-
-    @cached_property
-    def packet(self):
-        """Version 1 of the referral's packet, rendered: READY."""
-        packet = packet_queue.packet_render(packet_id=self.referral.packets.get().pk)
-        assert packet is not None and packet.status == "ready"
-        return packet
-
-    @cached_property
-    def draft(self):
-        """A draft of the owner's (a doctor's own until sent), with one document."""
-        owner = self.users["owner"]
-        draft = make_referral(owner)
+        self.referral.refresh_from_db()
+        # Version 1 of its packet, rendered: READY.
+        self.packet = packet_queue.packet_render(packet_id=self.referral.packets.get().pk)
+        assert self.packet is not None and self.packet.status == "ready"
+        # A draft of the owner's (a doctor's own until sent), with one document.
+        self.draft = make_referral(owner)
         self.draft_document = attachments.attachment_add(
-            referral=draft,
+            referral=self.draft,
             kind="clinical_notes",
             uploaded_file=temp_upload("draft-notes.pdf", pdf_bytes(pages=1)),
             by=owner,
         )
-        return draft
 
 
 def sent(w: World) -> dict:
@@ -240,26 +229,42 @@ def url_names(patterns=None, namespace="") -> set[str]:
 
 
 @pytest.fixture(autouse=True)
-def _quick_settings(settings):
+def _quick_settings(settings, db, world):
     # Two-factor has its own tests; here staff are taken as having passed it.
     settings.OTP_REQUIRED = False
     # Six people a test, signed in with force_login: a slow password hash buys nothing here.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def world(referrer, other_referrer, admin_user, radiologist, private_media):
-    other_ir = UserFactory(email="riley.ir@practice.example", role="radiologist")
-    return World(
-        {
-            "anonymous": None,
-            "owner": referrer,
-            "other_referrer": other_referrer,
-            "admin": admin_user,
-            "assigned_ir": radiologist,
-            "other_ir": other_ir,
-        }
-    )
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Made once for the module's 250-odd cases (each case is a few requests; making the world
+    is most of the cost), inside a transaction rolled back at the end of the module. Each test
+    runs in a savepoint of it (pytest-django's `db`), so what a case changes is undone."""
+    media = tmp_path_factory.mktemp("media")
+    storage = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+               "OPTIONS": {"location": media, "base_url": None}}  # fmt: skip
+    with (
+        django_db_blocker.unblock(),
+        override_settings(
+            MEDIA_ROOT=media,
+            STORAGES={**django_settings.STORAGES, "default": storage},
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        ),
+        transaction.atomic(),
+    ):
+        world = World(
+            {
+                "anonymous": None,
+                "owner": ReferrerFactory(email="alex.gp@clinic.example"),
+                "other_referrer": ReferrerFactory(email="casey.gp@other.example"),
+                "admin": UserFactory(email="sam.triage@practice.example", role="admin"),
+                "assigned_ir": UserFactory(email="jordan.ir@practice.example", role="radiologist"),
+                "other_ir": UserFactory(email="riley.ir@practice.example", role="radiologist"),
+            }
+        )
+        yield world
+        transaction.set_rollback(True)
 
 
 def request_as(client, world, persona, case: Case, url: str, method: str | None = None):
