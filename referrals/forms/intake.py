@@ -83,7 +83,7 @@ class PatientForm(SectionForm):
             "patient_family_name": "As on the Medicare card.",
             "patient_dob": "Day, month and year.",
             "patient_sex": "As the patient describes it.",
-            "medicare_number": "The 10 digits on the card, e.g. 2950 12345 1.",
+            "medicare_number": "The 10 digits on the card, e.g. 2950 12348 1.",
             "medicare_irn": "The single digit (1 to 9) beside the patient's name on the card.",
             "ihi": "Optional: the 16-digit Individual Healthcare Identifier, starting 800360.",
             "patient_phone": "A number the practice can call to book.",
