@@ -280,6 +280,21 @@ def test_submitting_says_what_is_still_needed(client, referrer):
     assert referral.status == S.DRAFT
 
 
+def test_submitting_names_the_saved_fact_the_checker_refuses(client, referrer):
+    """A saved date after today (a clock moved, data from elsewhere): the doctor is told which
+    fact to correct, not a general "check the dates"."""
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    referral = make_referral(referrer, coag_profile_on=tomorrow)
+    client.force_login(referrer)
+    html = client.post(section_url(referral, "review"), {}).content.decode()
+    assert "The date of the latest coagulation profile is after today: check it." in html
+    assert "Check the dates" not in html
+    referral.refresh_from_db()
+    assert referral.status == S.DRAFT
+    panel = client.get(reverse("referral_panel", args=[referral.uuid])).content.decode()
+    assert 'data-fact="coag_profile_on"' in panel
+
+
 def test_an_ineligible_referral_needs_a_reason_and_then_goes(client, referrer):
     referral = make_referral(referrer, pain_score=4)
     client.force_login(referrer)
