@@ -37,9 +37,8 @@ def _referral(referral_id: int):
 
 def prepare(referral_id: int) -> int:
     """Every document's packet part, made afresh; returns how many were made."""
-    from referrals.packets.parts import attachments_prepare
-
     from referrals.models import Attachment
+    from referrals.packets.parts import attachments_prepare
 
     referral = _referral(referral_id)
     Attachment.objects.filter(referral=referral).update(
