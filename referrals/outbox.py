@@ -108,7 +108,8 @@ def send_task(name: str, *args, task_id: str | None = None) -> bool:
     options = {"task_id": task_id} if task_id else {}
     try:
         current_app.tasks[name].apply_async(args=list(args), retry=False, **options)
-    except Exception:  # the broker is down or unreachable
+    except Exception as exc:  # the broker is down or unreachable
+        logger.debug("publishing %s failed: %s", name, type(exc).__name__, exc_info=True)
         return False
     return True
 

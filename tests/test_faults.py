@@ -397,3 +397,122 @@ def test_the_sweep_uploads_command_reports_what_it_removed(tmp_path, settings):
     call_command("sweep_uploads", stdout=out)
     assert "Removed 1 temporary upload file(s)" in out.getvalue()
     assert not old.exists()
+
+
+# --- an upload sent twice stores one document ---------------------------------------------------
+
+
+def upload_post(client, referral, content, token, name="notes.pdf"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    return client.post(
+        reverse("attachment_upload", args=[referral.uuid]),
+        {"kind": "clinical_notes", "upload_token": token,
+         "file": SimpleUploadedFile(name, content, "application/octet-stream")},
+    )  # fmt: skip
+
+
+def attachment_files(media: Path) -> list[str]:
+    folder = media / "attachments"
+    return files_under(folder) if folder.exists() else []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_upload_posted_twice_at_once_stores_one_document(referrer, private_media):
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+
+    referral = make_referral(referrer)
+    content, token = pdf_bytes(pages=2), str(uuid.uuid4())
+    gate = threading.Barrier(2)
+    answers = []
+
+    def post():
+        client = Client()
+        client.force_login(referrer)
+        gate.wait()
+        try:
+            answers.append(upload_post(client, referral, content, token))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [a.status_code for a in answers] == [302, 302]
+    assert Attachment.objects.filter(referral=referral).count() == 1
+    assert len(attachment_files(private_media)) == 1
+    assert Attachment.objects.get(referral=referral).upload_token == uuid.UUID(token)
+
+
+def test_a_repeated_upload_returns_the_first_result(client, referrer, private_media):
+    referral = make_referral(referrer)
+    client.force_login(referrer)
+    content, token = pdf_bytes(pages=2), str(uuid.uuid4())
+    first = upload_post(client, referral, content, token)
+    again = upload_post(client, referral, content, token)
+    assert first.status_code == again.status_code == 302
+    assert first["Location"] == again["Location"]
+    page = client.get(again["Location"]).content.decode()
+    assert "Added “notes.pdf”" in page
+    assert referral.attachments.count() == 1 and len(attachment_files(private_media)) == 1
+
+
+def test_a_file_already_on_the_referral_is_not_stored_again(client, referrer, private_media):
+    referral = make_referral(referrer)
+    client.force_login(referrer)
+    content = pdf_bytes(pages=3)
+    upload_post(client, referral, content, str(uuid.uuid4()), name="discharge summary.pdf")
+    answer = upload_post(client, referral, content, str(uuid.uuid4()), name="copy.pdf")
+    assert answer.status_code == 302
+    page = client.get(answer["Location"]).content.decode()
+    assert "already attached as “discharge summary.pdf”" in page
+    assert referral.attachments.count() == 1 and len(attachment_files(private_media)) == 1
+
+
+def test_an_old_pages_token_with_another_file_is_a_new_upload(client, referrer, private_media):
+    referral = make_referral(referrer)
+    client.force_login(referrer)
+    token = str(uuid.uuid4())
+    upload_post(client, referral, pdf_bytes(pages=1), token)
+    upload_post(client, referral, pdf_bytes(pages=2), token, name="second.pdf")  # back button
+    assert sorted(referral.attachments.values_list("original_name", flat=True)) == [
+        "notes.pdf", "second.pdf",
+    ]  # fmt: skip
+
+
+def test_the_upload_form_carries_a_token_made_by_the_server(client, referrer):
+    from django.urls import reverse
+
+    referral = make_referral(referrer)
+    client.force_login(referrer)
+    page = client.get(reverse("referral_section", args=[referral.uuid, "documents"]))
+    html = page.content.decode()
+    assert 'name="upload_token"' in html and 'class="upload-token"' in html
+    again = client.get(reverse("referral_section", args=[referral.uuid, "documents"]))
+    assert _token_in(html) != _token_in(again.content.decode())  # a new one each page
+
+
+def _token_in(html: str) -> str:
+    import re
+
+    return re.search(r'name="upload_token" value="([0-9a-f-]{36})"', html).group(1)
+
+
+def test_a_web_process_knows_the_tasks_it_publishes():
+    """A fresh process, as gunicorn's: Django set up, nothing else imported."""
+    code = (
+        "import django; django.setup(); from celery import current_app; "
+        "print(sorted(n for n in current_app.tasks if n.startswith('referrals.')))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", "DEBUG": "1"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60, check=True).stdout  # fmt: skip
+    for name in ("referrals.render_packet", "referrals.send_notification",
+                 "referrals.prepare_attachment", "referrals.sweep_outbox"):  # fmt: skip
+        assert name in out

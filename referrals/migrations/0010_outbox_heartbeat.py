@@ -55,4 +55,13 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.RunPython(existing_rows, migrations.RunPython.noop),
+        migrations.AddField(
+            model_name='attachment',
+            name='upload_token',
+            field=models.UUIDField(blank=True, editable=False, null=True),
+        ),
+        migrations.AddConstraint(
+            model_name='attachment',
+            constraint=models.UniqueConstraint(fields=('referral', 'upload_token'), name='attachment_one_per_upload_token'),
+        ),
     ]
