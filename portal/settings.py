@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from portal.env import (
     env_bool,
@@ -205,9 +206,17 @@ FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 # Where uploads stream to (default: the system's temporary folder). On the same volume as
 # MEDIA_ROOT, storing a checked upload is a rename rather than a copy of the whole file.
-FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+# The folder is the portal's own (var/tmp/uploads by default), so that files left behind by a
+# web worker killed mid-upload can be swept: every UPLOAD_TEMP_SWEEP_SECONDS, those older than
+# UPLOAD_TEMP_MAX_AGE_SECONDS are deleted (referrals/uploads.py, `manage.py sweep_uploads`).
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR")
 if FILE_UPLOAD_TEMP_DIR and not Path(FILE_UPLOAD_TEMP_DIR).is_dir():
     raise ImproperlyConfigured(f"FILE_UPLOAD_TEMP_DIR: no such folder: {FILE_UPLOAD_TEMP_DIR}")
+if not FILE_UPLOAD_TEMP_DIR:
+    FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "tmp" / "uploads")
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+UPLOAD_TEMP_MAX_AGE_SECONDS = env_int("UPLOAD_TEMP_MAX_AGE_SECONDS", 3600, minimum=60)
+UPLOAD_TEMP_SWEEP_SECONDS = env_int("UPLOAD_TEMP_SWEEP_SECONDS", 600, minimum=10)
 
 # Email: files under var/mail unless EMAIL_URL says otherwise.
 globals().update(env_email("EMAIL_URL", str(VAR_DIR / "mail")))
@@ -295,22 +304,56 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int(
     "CELERY_WORKER_MAX_MEMORY_PER_CHILD_KB", 300_000, minimum=50_000
 )
+# When the broker connection drops, Celery terminates the tasks it is running (their messages
+# are unacknowledged and would run twice otherwise); chosen deliberately, and each terminated
+# task's outbox row goes straight back to the queue (the task_retry signal, referrals/tasks.py)
+# and is published again as soon as the broker is back.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_TIMEZONE = TIME_ZONE
+# Two queues: "celery" for the work (renders, emails, document parts) and "control" for the
+# sweeps, so that a backlog of renders never holds up the recovery. Every worker consumes both
+# (`-Q celery,control`, also the default here); a separate worker may take "control" alone.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in ("celery", "control")
+]
+CELERY_TASK_ROUTES = {
+    "referrals.sweep_outbox": {"queue": "control"},
+    "referrals.sweep_uploads": {"queue": "control"},
+}
+SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 10, minimum=1)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-packets": {"task": "referrals.sweep_packets", "schedule": 60.0},
-    "sweep-notifications": {"task": "referrals.sweep_notifications", "schedule": 60.0},
+    # A sweep not started within its interval is dropped (expires): the next one does its work.
+    "sweep-outbox": {
+        "task": "referrals.sweep_outbox",
+        "schedule": float(SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
+    },
+    "sweep-uploads": {
+        "task": "referrals.sweep_uploads",
+        "schedule": float(UPLOAD_TEMP_SWEEP_SECONDS),
+        "options": {"expires": UPLOAD_TEMP_SWEEP_SECONDS},
+    },
 }
 
-# The outbox (referrals/outbox.py: packets and emails): a row still queued OUTBOX_RESEND_SECONDS
-# after it was published is published again (the broker lost it); one "working" for longer than
-# OUTBOX_STALE_SECONDS is taken back (its worker died: the hard time limit has long passed); a
-# transient failure is retried after each of OUTBOX_RETRY_SECONDS in turn, then marked failed.
+# The outbox (referrals/outbox.py: packets and emails). A working row beats a heartbeat every
+# OUTBOX_HEARTBEAT_SECONDS; one silent for OUTBOX_STALE_SECONDS lost its worker and is taken
+# back. A queued row is published again OUTBOX_RESEND_SECONDS after it was published, that
+# interval doubling with each publish up to OUTBOX_RESEND_MAX_SECONDS (at once if the broker lost
+# its messages meanwhile); past OUTBOX_MAX_ATTEMPTS claims or publishes it is failed. At most
+# OUTBOX_SWEEP_BATCH rows of a kind are published per sweep. A transient failure is retried after
+# each of OUTBOX_RETRY_SECONDS in turn, then marked failed.
+OUTBOX_HEARTBEAT_SECONDS = env_int("OUTBOX_HEARTBEAT_SECONDS", 10, minimum=1)
+OUTBOX_STALE_SECONDS = env_int("OUTBOX_STALE_SECONDS", 30, minimum=1)
+if OUTBOX_STALE_SECONDS <= OUTBOX_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("OUTBOX_STALE_SECONDS must be above OUTBOX_HEARTBEAT_SECONDS")
 OUTBOX_RESEND_SECONDS = env_int("OUTBOX_RESEND_SECONDS", 120, minimum=1)
-OUTBOX_STALE_SECONDS = env_int("OUTBOX_STALE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
+OUTBOX_RESEND_MAX_SECONDS = env_int("OUTBOX_RESEND_MAX_SECONDS", 3600, minimum=1)
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
+OUTBOX_SWEEP_BATCH = env_int("OUTBOX_SWEEP_BATCH", 500, minimum=1)
 OUTBOX_RETRY_DELAYS = env_seconds_list("OUTBOX_RETRY_SECONDS", (10, 30, 90, 270, 600))
 # Fault injection for tests only (a slow render to kill a worker in the middle of): keep 0.
 PACKET_RENDER_DELAY_SECONDS = env_int("PACKET_RENDER_DELAY_SECONDS", 0, minimum=0)

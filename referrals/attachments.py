@@ -5,7 +5,7 @@ import logging
 
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.audit import audit_record
@@ -28,11 +28,26 @@ def referral_can_add_documents(referral: Referral) -> bool:
     return referral.status in (S.DRAFT, S.INFO_REQUESTED)
 
 
-def attachment_add(*, referral: Referral, kind: str, uploaded_file, by, message=None) -> Attachment:
+class AlreadyAttached(DocumentRejected):
+    """The same file (by SHA-256) is among the referral's current documents: not stored again."""
+
+    def __init__(self, existing: Attachment):
+        super().__init__(f"This file is already attached as “{existing.original_name}”.")
+        self.existing = existing
+
+
+def attachment_add(
+    *, referral: Referral, kind: str, uploaded_file, by, message=None, upload_token=None
+) -> Attachment:
     """Check the upload's real type from its content, then store it privately.
 
     Raises DocumentRejected with a message for the doctor; a refused file leaves nothing behind.
     A document can come with a message in the thread of a sent referral, too.
+
+    Idempotent: an `upload_token` already used on this referral for the same file returns the
+    document it stored (`.repeated` set), even when two requests race (the database's unique
+    constraint picks one); a file whose SHA-256 is already among the referral's current
+    documents (outside a message) raises AlreadyAttached instead of storing a copy.
     """
     with_message = message is not None and not referral.is_draft
     if not (referral_can_add_documents(referral) or with_message):
@@ -43,7 +58,18 @@ def attachment_add(*, referral: Referral, kind: str, uploaded_file, by, message=
     if path is None:
         raise DocumentRejected("The upload did not arrive complete; please try again.")
     detected = inspect_document(path, max_bytes=settings.DOCUMENT_MAX_BYTES)
+    if upload_token is not None:
+        first = referral.attachments.filter(upload_token=upload_token).first()
+        if first is not None and first.sha256 == detected.sha256:
+            first.repeated = True
+            return first
+        if first is not None:  # an old page's token sent with another file: a new upload
+            upload_token = None
     existing = list(referral.attachments.all())
+    if message is None:
+        for other in existing:
+            if other.replaced_by_id is None and other.sha256 == detected.sha256:
+                raise AlreadyAttached(other)
     used = sum(a.size for a in existing)
     if used + detected.size > settings.REFERRAL_MAX_BYTES:
         limit_mb = settings.REFERRAL_MAX_BYTES // (1024 * 1024)
@@ -69,6 +95,7 @@ def attachment_add(*, referral: Referral, kind: str, uploaded_file, by, message=
         pages=detected.pages,
         uploaded_by=by,
         message=message,
+        upload_token=upload_token,
     )
     # Given the upload itself, the file system storage moves the temporary file into place (a
     # rename when FILE_UPLOAD_TEMP_DIR is on the media volume) instead of copying it.
@@ -84,9 +111,17 @@ def attachment_add(*, referral: Referral, kind: str, uploaded_file, by, message=
                 # A document added after submission (by the practice, say) makes a new version;
                 # during a request for information the answer makes it, once.
                 packet_queue(referral=referral, reason=f"Document added: {attachment}")
+    except IntegrityError:
+        attachment.file.delete(save=False)
+        first = upload_token and referral.attachments.filter(upload_token=upload_token).first()
+        if not first:
+            raise
+        first.repeated = True  # the same POST, a moment earlier: its document stands
+        return first
     except Exception:
         attachment.file.delete(save=False)
         raise
+    attachment.repeated = False
     transaction.on_commit(lambda: attachment_send_prepare(attachment_id=attachment.pk))
     return attachment
 

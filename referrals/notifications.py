@@ -18,13 +18,15 @@ from referrals import outbox
 from referrals.models import Notification, Referral
 
 N = Notification.Status
-EMAILS = outbox.OutboxKind(
-    model=Notification,
-    task="referrals.send_notification",
-    queued=N.QUEUED,
-    working=N.SENDING,
-    done=N.SENT,
-    failed=N.FAILED,
+EMAILS = outbox.register(
+    outbox.OutboxKind(
+        model=Notification,
+        task="referrals.send_notification",
+        queued=N.QUEUED,
+        working=N.SENDING,
+        done=N.SENT,
+        failed=N.FAILED,
+    )
 )
 
 # Who receives each event. "receipt" is the referrer even when they are the actor (the one email

@@ -10,6 +10,10 @@ from tests.factories import PASSWORD, ReferrerFactory, UserFactory
 # beside a running loop unless told this is deliberate. Tests only.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+# The recovery suite (tests/recovery: a Redis stopped for a minute, workers killed) takes
+# minutes; `make test-recovery` runs it, `make test` leaves it out.
+collect_ignore = [] if os.environ.get("RECOVERY_TESTS") else ["recovery"]
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -1,6 +1,7 @@
 """Real files generated for tests: PDFs, images and DICOM, never fixtures on disk."""
 
 import io
+import itertools
 
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -10,10 +11,16 @@ from pypdf import PdfWriter
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 
 
+_serial = itertools.count(1)
+
+
 def pdf_bytes(pages=3, password=None):
+    """A blank PDF of `pages` A4 pages, each call's bytes different (a serial in its metadata),
+    as two real documents are: a referral keeps one copy of the same file (by SHA-256)."""
     writer = PdfWriter()
     for _ in range(pages):
         writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Subject": f"Synthetic test document {next(_serial)}"})
     if password:
         writer.encrypt(user_password=password, owner_password="owner-secret")
     out = io.BytesIO()

@@ -100,7 +100,7 @@ def test_the_referral_total_limit_is_enforced(client, referrer, settings):
     referral = make_referral(referrer)
     client.force_login(referrer)
     assert upload(client, referral, "a.pdf", content).status_code == 302
-    response = upload(client, referral, "b.pdf", content)
+    response = upload(client, referral, "b.pdf", pdf_bytes(pages=3))  # another file
     assert response.status_code == 400
     assert "in all" in response.content.decode()
     assert referral.attachments.count() == 1

@@ -129,6 +129,7 @@ def test_a_worker_killed_mid_render_is_redelivered_and_makes_one_packet(
         "CELERY_TASK_TIME_LIMIT": "10",
         "CELERY_VISIBILITY_TIMEOUT": "12",
         "OUTBOX_STALE_SECONDS": "11",
+        "OUTBOX_HEARTBEAT_SECONDS": "2",
     }
     log = tmp_path / "worker.log"
     slow = spawn_worker(private_media, log, PACKET_RENDER_DELAY_SECONDS="60", **limits)

@@ -250,9 +250,10 @@ def test_the_sweeper_resends_what_the_broker_never_got(referrer, private_media, 
     monkeypatch.setattr(
         "referrals.tasks.render_packet.apply_async", lambda args, **kw: sent.append(args)
     )
-    assert packet_queue.packets_sweep() == {"waiting": 1, "sent": 1}
+    assert packet_queue.packets_sweep() == {"waiting": 1, "sent": 1, "reclaimed": 0, "failed": 0}
     assert sent == [[referral.packets.get().pk]]
-    assert packet_queue.packets_sweep() == {"waiting": 0, "sent": 0}  # sent recently: left alone
+    # Sent recently: left alone.
+    assert packet_queue.packets_sweep() == {"waiting": 0, "sent": 0, "reclaimed": 0, "failed": 0}
 
 
 # --- access -------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 while drafting; what the practice needs to submit is checked at submission
 (referrals.intake.REQUIRED_TO_SUBMIT) and marked here."""
 
+import uuid
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms import inlineformset_factory
@@ -387,6 +389,14 @@ class AttachmentForm(forms.Form):
         label="File",
         help_text="PDF, JPEG, PNG or DICOM (.dcm), up to 100 MB each.",
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
+    )
+    # One token per file sent: the browser writes a new one whenever a file is chosen
+    # (static/js/intake.js); without JavaScript, the one made with the page. A POST repeated
+    # with the same token stores nothing more (referrals/attachments.py).
+    upload_token = forms.UUIDField(
+        required=False,
+        initial=uuid.uuid4,
+        widget=forms.HiddenInput(attrs={"class": "upload-token"}),
     )
 
 

@@ -54,6 +54,9 @@ class Attachment(models.Model):
     replaced_by = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaces"
     )
+    # Chosen by the browser for each file it sends (the form's hidden field): the same POST
+    # sent twice (a double click, a retry) carries the same token, and stores one document.
+    upload_token = models.UUIDField(null=True, blank=True, editable=False)
 
     class PartStatus(models.TextChoices):
         PENDING = "pending", "Not prepared yet"
@@ -76,6 +79,11 @@ class Attachment(models.Model):
 
     class Meta:
         ordering = ["uploaded_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["referral", "upload_token"], name="attachment_one_per_upload_token"
+            )
+        ]
 
     def __str__(self):
         return self.original_name

@@ -14,9 +14,12 @@ class OutboxItem(models.Model):
     """What every kind of outbox row records, under the same names.
 
     A row is queued when written; published (enqueued_at) once its transaction commits, and
-    again by the sweeper if the broker never got it; claimed by one worker (claim, claimed_at);
-    then done or failed (finished_at). attempts counts the claims; last_error is why the last
-    attempt did not finish, for the staff who read it (never a patient detail).
+    again by the sweeper if the broker never got it: publish_count counts the publishes, and
+    resend_at is when the sweeper may publish it again (its backoff doubles each time, so a
+    message still waiting behind a backlog is not sent twice). It is claimed by one worker
+    (claim: the Celery task id, claimed_at), which beats heartbeat_at while it works; then done
+    or failed (finished_at). attempts counts the claims; last_error is why the last attempt did
+    not finish, for the staff who read it (never a patient detail).
     """
 
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -27,6 +30,11 @@ class OutboxItem(models.Model):
     # Set by whoever claimed the row; only that claimant may finish it.
     claim = models.UUIDField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # While working: the claimant's last sign of life (OUTBOX_HEARTBEAT_SECONDS apart); a row
+    # silent for OUTBOX_STALE_SECONDS has lost its worker and is taken back.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    publish_count = models.PositiveIntegerField(default=0)
+    resend_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from django.core.files import File
+from django.db import DatabaseError
 from django.template.loader import render_to_string
 
 from referrals.models import Attachment
@@ -133,7 +134,14 @@ def _save(attachment: Attachment, *, status: str, note: str, pdf: Path | None = 
             name = storage.save(f"{stem}.part.pdf", File(handle))
     fields = {"part": name, "part_status": status, "part_pages": pages, "part_note": note[:300],
               "part_removed": removed or {}}  # fmt: skip
-    won = Attachment.objects.filter(pk=attachment.pk, part_status=P.PENDING).update(**fields)
+    try:
+        won = Attachment.objects.filter(pk=attachment.pk, part_status=P.PENDING).update(**fields)
+    except DatabaseError:
+        # Stored but not recorded (the connection dropped): the retry stores it again, so this
+        # copy would be left behind, referenced by nothing.
+        if name:
+            storage.delete(name)
+        raise
     if not won:  # someone else prepared it meanwhile: theirs stands
         if name:
             storage.delete(name)

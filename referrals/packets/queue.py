@@ -15,13 +15,16 @@ from referrals.models import Packet, Referral, packet_path
 from referrals.packets.build import build_packet
 
 P = Packet.Status
-PACKETS = outbox.OutboxKind(
-    model=Packet,
-    task="referrals.render_packet",
-    queued=P.QUEUED,
-    working=P.RENDERING,
-    done=P.READY,
-    failed=P.FAILED,
+PACKETS = outbox.register(
+    outbox.OutboxKind(
+        model=Packet,
+        task="referrals.render_packet",
+        queued=P.QUEUED,
+        working=P.RENDERING,
+        done=P.READY,
+        failed=P.FAILED,
+        files=("file",),
+    )
 )
 
 

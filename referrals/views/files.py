@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from portal.audit import audit_record
 from portal.roles import ADMIN, REFERRER, role_required
 from referrals.access import referral_for_user
-from referrals.attachments import attachment_add
+from referrals.attachments import AlreadyAttached, attachment_add
 from referrals.attachments import attachment_delete as delete_attachment
 from referrals.errors import TransitionNotAllowed
 from referrals.file_checks import DocumentRejected
@@ -54,7 +54,13 @@ def attachment_upload(request, referral_uuid):
                 kind=form.cleaned_data["kind"],
                 uploaded_file=form.cleaned_data["file"],
                 by=request.user,
+                upload_token=form.cleaned_data["upload_token"],
             )
+        except AlreadyAttached as exc:
+            messages.info(request, f"{exc} It was not added again.")
+            if referral.is_draft:
+                return redirect("referral_section", referral.uuid, "documents")
+            return redirect("referral_detail", referral.uuid)
         except DocumentRejected as exc:
             form.add_error("file", str(exc))
         else:

@@ -40,6 +40,20 @@
     xhr.send(new FormData(form));
   }
 
+  // A new token whenever a file is chosen: the form sent twice with it (a double click, a
+  // retry) stores the file once. The server's own token stays where randomUUID is missing.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    var form = input.form;
+    if (input.type !== "file" || !form || !form.classList.contains("upload-form")) {
+      return;
+    }
+    var token = form.querySelector("input.upload-token");
+    if (token && window.crypto && window.crypto.randomUUID) {
+      token.value = window.crypto.randomUUID();
+    }
+  });
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (form.classList && form.classList.contains("upload-form")) {
