@@ -129,6 +129,14 @@ def check_header(message) -> list[Problem]:
     return problems
 
 
+def intended_recipient(message) -> str:
+    """PRD-7 of the (first) PRD whose role is IR, the intended recipient; "" if none."""
+    for prd in segments(message, "PRD"):
+        if any(value(prd, 1, 1, r).upper() == "IR" for r in range(1, repetitions(prd, 1) + 1)):
+            return value(prd, 7, 1)
+    return ""
+
+
 def map_referral(message) -> InboundReferral:
     """The referral a REF^I12 asks for; raises Refused with every problem found."""
     problems: list[Problem] = []
@@ -364,8 +372,8 @@ def _documents(message, problems: list[Problem]) -> list[Document]:
             Problem(
                 "OBX",
                 0,
-                "No PDF display segment (OBX, type ED, "
-                "^application^pdf^Base64^...): the referral letter is missing.",
+                "No PDF display segment (an OBX of type ED holding "
+                "application/pdf in Base64): the referral letter is missing.",
             )
         )
     return documents

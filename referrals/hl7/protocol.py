@@ -137,7 +137,8 @@ def value(segment, field_num: int, component: int = 1, repetition: int = 1, sub:
         found = segment.extract_field(1, field_num, repetition, component, sub)
     except (IndexError, AttributeError, TypeError):
         return ""
-    return str(found or "").strip()
+    # A formatted text's line breaks (\.br\) unescape to CR; the portal's text uses LF.
+    return str(found or "").replace("\r", "\n").strip()
 
 
 def repetitions(segment, field_num: int) -> int:
