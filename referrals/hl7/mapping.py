@@ -198,7 +198,7 @@ def _patient(message, problems: list[Problem]) -> dict:
     patient["state"] = state if state in Referral.State.values else ""
     postcode = value(pid, 11, 5)
     patient["postcode"] = postcode if postcode.isdigit() and len(postcode) == 4 else ""
-    phone = value(pid, 13, 1) or "".join(value(pid, 13, c) for c in (6, 7))
+    phone = _phone(pid, 13, 1)
     patient["patient_phone"] = phone[:30]
     return patient
 
@@ -239,6 +239,16 @@ def _identifiers(pid, patient: dict, problems: list[Problem]) -> None:
         problems.append(
             Problem("PID", 3, "PID-3 has neither an IHI (NI) nor a Medicare card number (MC).")
         )
+
+
+def _phone(segment, field_num: int, r: int) -> str:
+    """XTN: the number as written (component 1), else the unformatted number (component 12,
+    as senders write it after v2.5), else area code and number (components 6 and 7)."""
+    return (
+        value(segment, field_num, 1, r)
+        or value(segment, field_num, 12, r)
+        or "".join(value(segment, field_num, c, r) for c in (6, 7))
+    )
 
 
 # --- PRD ------------------------------------------------------------------------------------------
@@ -321,7 +331,7 @@ def _referrer(prd, n: int, problems: list[Problem]) -> dict:
         if use == "NET" or "@" in value(prd, 5, 4, r):
             email = email or value(prd, 5, 4, r) or text
         else:
-            phone = phone or text or "".join(value(prd, 5, c, r) for c in (6, 7))
+            phone = phone or _phone(prd, 5, r)
     return {
         "provider_number": normalise_provider_number(number),
         "family_name": value(prd, 2, 1),

@@ -174,8 +174,9 @@ def _accept(message, inbound: InboundReferral, checked, sender, control, digest,
     ack = build_ack(message, "AA", note="Referral received.")
     earlier = _earlier(sender, inbound.originating_id)
     if earlier is not None and not inbound.correction:
-        raise Refused([Problem("RF1", 6, f"This referral was received before (as {earlier.reference}): "
-                               "send changes as a correction (RF1-1 C).", code="205")])  # fmt: skip
+        raise Refused([Problem("RF1", 6, f"This referral was received before (as "
+                               f"{earlier.reference}): send changes as a correction (RF1-1 C).",
+                               code="205")])  # fmt: skip
     if inbound.correction and earlier is None:
         raise Refused([Problem("RF1", 6, "This correction's referral (RF1-6) was never received "
                                "here: send it as a new referral.", code="204")])  # fmt: skip
@@ -292,6 +293,6 @@ def _correct(earlier: Referral, inbound: InboundReferral, record, user) -> Refer
     referral.external_referrer = record
     _assess(referral)
     referral.save()
-    audit_record(action="referral_changed", referral=referral, actor=user,
-                 detail="corrected by secure message: " + (", ".join(changed) or "documents"))  # fmt: skip
+    detail = "corrected by secure message: " + (", ".join(changed) or "documents")
+    audit_record(action="referral_changed", referral=referral, actor=user, detail=detail)
     return referral
