@@ -29,6 +29,8 @@ class Command(BaseCommand):
         try:
             asyncio.run(serve(host, port, ready=ready))
         except OSError as exc:
-            raise CommandError(f"Cannot listen on {host}:{port}: {exc.strerror}", returncode=2)
+            raise CommandError(
+                f"Cannot listen on {host}:{port}: {exc.strerror}", returncode=2
+            ) from None
         except KeyboardInterrupt:
             pass
