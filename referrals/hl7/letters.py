@@ -72,6 +72,13 @@ def _originating_id(referral: Referral) -> str:
     return row.originating_id if row else ""
 
 
+def _their_reference(referral: Referral) -> list[str]:
+    """RF1-11: the doctor's own id of the referral (RF1-6 of theirs: id ^ namespace), which the
+    portal keeps as one key, "id^namespace"."""
+    number, _sep, namespace = _originating_id(referral).partition("^")
+    return [number, namespace] if namespace else [number]
+
+
 def _paragraphs(referral: Referral, event: str) -> tuple[list[str], list[str], str]:
     """The letter's paragraphs, a list of items (asked for), and advice, by event."""
     if event == "submitted":
@@ -151,7 +158,7 @@ def letter_message(letter: Letter, referral: Referral, pdf: bytes) -> str:
     add_segment(message, "RF1", {
         1: [status[0], status[1], "HL70283"], 2: ["R", "Routine", "HL70280"],
         3: ["RPC", "Referral", "HL70281"], 6: [referral.reference, settings.HL7_FACILITY],
-        7: Raw(now[:8]), 10: ["", LETTER_EVENTS[letter.event]], 11: _originating_id(referral),
+        7: Raw(now[:8]), 10: ["", LETTER_EVENTS[letter.event]], 11: _their_reference(referral),
     })  # fmt: skip
     add_segment(message, "PRD", {
         1: ["RP", "Referring Provider", "HL70286"], 2: [settings.PRACTICE_NAME],
