@@ -58,7 +58,7 @@ def test_a_worker_watches_the_inbox_and_files_each_message(tmp_path):
         done, failed = inbox / "done", inbox / "failed"
         wait_for(lambda: (done / "referral-1.hl7.ack").exists()
                  and (failed / "broken.hl7.ack").exists(),
-                 timeout=90, what=f"the inbox to be processed; log:\n{log.read_text()[-3000:]}")  # fmt: skip
+                 timeout=90, what=f"the inbox; log:\n{log.read_text()[-3000:]}")  # fmt: skip
         assert ack_code(done / "referral-1.hl7.ack") == "AA"
         assert ack_code(failed / "broken.hl7.ack") == "AE"
         assert (done / "referral-1.hl7").exists() and not (inbox / "referral-1.hl7").exists()
