@@ -34,10 +34,14 @@ seed: migrate
 run: seed
 	@echo ""
 	@echo "  Portal:  http://127.0.0.1:$(PORT)/   (Ctrl-C stops the web server and the worker)"
+	@echo "  HL7:     inbox var/hl7/inbox/, letters var/hl7/outbox/$(if $(HL7_PORT), and MLLP on 127.0.0.1:$(HL7_PORT))"
 	@echo ""
-	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	@trap 'kill $$worker $$listener 2>/dev/null; wait $$worker $$listener 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/celery -A portal worker --beat --loglevel=INFO --concurrency=2 \
 	    --schedule=var/celerybeat-schedule & worker=$$!; \
+	  if [ -n "$(HL7_PORT)" ]; then \
+	    $(BIN)/python manage.py hl7_listen --host 127.0.0.1 --port $(HL7_PORT) & listener=$$!; \
+	  fi; \
 	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 worker: setup

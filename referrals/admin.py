@@ -68,3 +68,6 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+from referrals.hl7 import admin as _hl7_admin  # noqa: E402,F401  registers its models

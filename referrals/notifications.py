@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from portal import roles
 from referrals import outbox
+from referrals.hl7.letters import letter_queue
 from referrals.models import Notification, Referral
 
 N = Notification.Status
@@ -128,15 +129,22 @@ def notification_message(*, referral: Referral, event: str, recipient: str) -> E
     )
 
 
+# Events the referrer hears of only by letter (referrals/hl7/letters.py), never by email.
+LETTER_ONLY_EVENTS = ("completed",)
+
+
 def notify(*, referral: Referral, event: str, actor=None) -> None:
-    """Write one outbox row per recipient, each sent once the caller's transaction commits.
+    """Write one outbox row per recipient, each sent once the caller's transaction commits; and
+    for a referral that came by secure message, the letter to its doctor's clinical software.
 
     Call it inside the transaction that makes the change: a rollback then sends nothing, and a
     broker that is down at commit loses nothing (the row stays queued for the sweeper).
     """
-    for email in notification_recipients(referral=referral, event=event, actor=actor):
-        row = Notification.objects.create(referral=referral, event=event, recipient=email)
-        outbox.enqueue(EMAILS, row.pk)
+    if event not in LETTER_ONLY_EVENTS:
+        for email in notification_recipients(referral=referral, event=event, actor=actor):
+            row = Notification.objects.create(referral=referral, event=event, recipient=email)
+            outbox.enqueue(EMAILS, row.pk)
+    letter_queue(referral=referral, event=event)
 
 
 def notification_send(row: Notification) -> dict:

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 from referrals import outbox
+from referrals.hl7.inbox import inbox_scan
+from referrals.hl7.letters import LETTERS, letter_send
 from referrals.notifications import EMAILS, notification_send
 from referrals.packets.parts import attachment_prepare
 from referrals.packets.queue import PACKETS, packet_make
@@ -67,6 +69,24 @@ def sweep_outbox() -> dict:
 @shared_task(name="referrals.sweep_uploads", ignore_result=True)
 def sweep_uploads() -> int:
     return sweep_upload_temp()
+
+
+@shared_task(
+    bind=True,
+    name="referrals.send_letter",
+    # A worker that dies mid-send gets the task again: the receiver sees the same control id.
+    acks_late=True,
+    ignore_result=True,
+    max_retries=None,
+)
+def send_letter(self, letter_id: int, retaking: str = "") -> None:
+    outbox.perform(self, LETTERS, letter_id, letter_send, retaking=retaking)
+
+
+@shared_task(name="referrals.hl7_inbox", ignore_result=True)
+def hl7_inbox() -> dict:
+    """Process the messages waiting in HL7_INBOX_DIR (beat, every HL7_INBOX_SECONDS)."""
+    return inbox_scan()
 
 
 # --- Celery's word that a task will not finish: its row goes back to the outbox at once -------

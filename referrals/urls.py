@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from referrals.views import files, intake, referral, staff
+from referrals.views import files, hl7, intake, referral, staff
 
 urlpatterns = [
     path("referrals/", intake.referral_list, name="referral_list"),
@@ -66,6 +66,11 @@ urlpatterns = [
         name="message_create",
     ),
     path("referrals/<uuid:referral_uuid>/audit/", referral.referral_audit, name="referral_audit"),
+    path(
+        "referrals/<uuid:referral_uuid>/facts-from-letter/",
+        hl7.referral_facts_from_letter,
+        name="referral_facts_from_letter",
+    ),
     path("triage/", staff.triage_queue_view, name="triage_queue"),
     path("triage/export.csv", staff.triage_queue_csv, name="triage_queue_csv"),
     path("reviews/", staff.review_list, name="review_list"),

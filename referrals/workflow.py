@@ -346,9 +346,12 @@ def referral_rebook(*, referral: Referral, by, note: str = "", expected_from=Non
 
 
 def referral_complete(*, referral: Referral, by, note: str = "", expected_from=None) -> Referral:
-    return referral_transition(
-        referral=referral, to=S.COMPLETED, by=by, note=note.strip(), expected_from=expected_from
-    )
+    with transaction.atomic():
+        referral_transition(
+            referral=referral, to=S.COMPLETED, by=by, note=note.strip(), expected_from=expected_from
+        )
+        notify(referral=referral, event="completed", actor=by)  # a letter, for secure messaging
+    return referral
 
 
 def message_post(*, referral: Referral, by, body: str, files=()) -> Message:

@@ -3,6 +3,7 @@ Writes go through the services (referrals/intake.py, attachments.py, workflow.py
 reads across relations through referrals/selectors.py."""
 
 from referrals.models.attachment import Attachment, attachment_path
+from referrals.models.hl7 import ExternalReferrer, InboundMessage, Letter, letter_path
 from referrals.models.outbox import Notification, OutboxItem, Packet, packet_path
 from referrals.models.referral import (
     DeclineReason,
@@ -17,7 +18,8 @@ from referrals.models.referral import (
 )
 
 __all__ = [
-    "Attachment", "DeclineReason", "ImagingStudy", "InfoRequest", "Medicine", "Message",
-    "Notification", "OutboxItem", "Packet", "ReferenceCounter", "Referral", "Site", "StatusEvent",
-    "attachment_path", "packet_path",
+    "Attachment", "DeclineReason", "ExternalReferrer", "ImagingStudy", "InboundMessage",
+    "InfoRequest", "Letter", "Medicine", "Message", "Notification", "OutboxItem", "Packet",
+    "ReferenceCounter", "Referral", "Site", "StatusEvent", "attachment_path", "letter_path",
+    "packet_path",
 ]  # fmt: skip

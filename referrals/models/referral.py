@@ -192,6 +192,26 @@ class Referral(models.Model):
     allergies = models.TextField(blank=True)
     osteoporosis_treatment = models.TextField(blank=True)
 
+    # How it came: the web form, or a secure message (HL7 REF^I12, referrals/hl7/) from the
+    # doctor's clinical software, sent by the referrer record below (linked to an account or not).
+    class Source(models.TextChoices):
+        WEB = "web", "Web form"
+        HL7 = "hl7", "Secure message"
+
+    source = models.CharField(max_length=4, choices=Source.choices, default=Source.WEB)
+    external_referrer = models.ForeignKey(
+        "referrals.ExternalReferrer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="referrals",
+    )
+    # RF1-2 and RF1-10 of a secure message (the web form asks neither).
+    priority = models.CharField(max_length=20, blank=True)
+    referral_reason = models.TextField("reason for referral", blank=True)
+    # Clinical facts the practice's staff filled in from the letter: {field: "email, date"}.
+    staff_entered = models.JSONField(default=dict, blank=True)
+
     # Raw input of sections that did not validate yet, so nothing typed is ever lost.
     draft_data = models.JSONField(default=dict, blank=True)
 
@@ -279,6 +299,10 @@ class Referral(models.Model):
     def decline_advice(self) -> str:
         """What the referrer is told to do for the patient, for the reason it was declined."""
         return DECLINE_ADVICE.get(self.decline_reason, "")
+
+    @property
+    def by_secure_message(self) -> bool:
+        return self.source == self.Source.HL7
 
     @property
     def is_draft(self) -> bool:

@@ -12,6 +12,7 @@ from referrals.access import referral_for_user
 from referrals.actions import actions_for
 from referrals.attachments import document_checklist, referral_can_add_documents
 from referrals.forms.intake import AnswerForm, AttachmentForm, MessageForm, WithdrawForm
+from referrals.hl7.facts import facts_may_enter
 from referrals.intake import referral_assessment
 from referrals.models import Referral
 from referrals.selectors import (
@@ -77,6 +78,14 @@ def render_detail(request, referral, *, status=200, bound_action=None, **overrid
         context["actions"] = actions_for(referral, request.user, bound=bound_action)
         # The assigned IR reads the packet beside the eligibility summary and decision form.
         context["show_packet_inline"] = referral.assigned_radiologist_id == request.user.pk
+        if referral.by_secure_message:
+            context["letters"] = list(referral.letters.order_by("created_at", "id"))
+            context["can_enter_facts"] = context["is_admin"] and facts_may_enter(referral)
+    if referral.staff_entered:
+        context["staff_entered"] = [
+            (Referral._meta.get_field(name).verbose_name, by)
+            for name, by in referral.staff_entered.items()
+        ]
     if referral.eligibility:
         context["stored"] = referral.eligibility
     else:

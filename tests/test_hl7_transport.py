@@ -1,0 +1,177 @@
+"""The ways a message arrives: `manage.py hl7_receive` (files, standard input, exit status) and
+`manage.py hl7_listen` over real sockets on 127.0.0.1 with MLLP framing, several connections
+at once. Both run as their own processes on the test database."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import hl7
+import pytest
+from django.db import connection
+from hl7.client import MLLPClient
+
+from referrals.hl7.protocol import END, SB, frame
+from referrals.models import InboundMessage, Referral
+from tests.hl7_messages import message
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def command_env(media: Path, **extra) -> dict:
+    return {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DEBUG": "1",
+        "DATABASE_URL": database_url(),
+        "MEDIA_ROOT": str(media),
+        **extra,
+    }
+
+
+def hl7_receive(media, *args, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "hl7_receive", *args],
+        input=stdin, capture_output=True, cwd=ROOT, env=command_env(media), timeout=120,
+    )  # fmt: skip
+
+
+def acks_in(output: bytes) -> list[hl7.Message]:
+    """The command prints each ACK's segments one a line, a blank line after each ACK."""
+    return [hl7.parse(m) for m in hl7.split_file(output.decode().replace("\n", "\r"))]
+
+
+def msa(ack: hl7.Message) -> tuple[str, str]:
+    segment = ack.segment("MSA")
+    return str(segment(1)), str(segment(2))
+
+
+def test_hl7_receive_takes_files_and_standard_input_and_prints_one_ack_each(
+    private_media, tmp_path
+):
+    framed = tmp_path / "two.hl7"
+    framed.write_bytes(
+        frame(message(control="F-1")) + frame(message(control="F-2", pid3="1^^^X^MR"))
+    )
+    plain = tmp_path / "one.txt"  # segments ended by LF, as a text editor saves them
+    plain.write_bytes(message(control="F-3", originating="REF-3").replace(b"\r", b"\n"))
+    result = hl7_receive(private_media, str(framed), str(plain))
+    acks = acks_in(result.stdout)
+    assert [msa(a) for a in acks] == [("AA", "F-1"), ("AE", "F-2"), ("AA", "F-3")]
+    assert result.returncode == 2  # one was not accepted
+    assert b"Traceback" not in result.stderr
+
+    good = hl7_receive(private_media, "-", stdin=message(control="F-4", originating="REF-4"))
+    assert good.returncode == 0, good.stderr
+    assert [msa(a) for a in acks_in(good.stdout)] == [("AA", "F-4")]
+    assert Referral.objects.count() == 3
+
+
+def test_hl7_receive_says_what_is_wrong_with_a_file_without_a_traceback(private_media, tmp_path):
+    result = hl7_receive(private_media, str(tmp_path / "missing.hl7"))
+    assert result.returncode == 2
+    assert b"missing.hl7" in result.stderr and b"Traceback" not in result.stderr
+    junk = tmp_path / "junk.hl7"
+    junk.write_bytes(b"\x00\xff not hl7 at all")
+    result = hl7_receive(private_media, str(junk))
+    assert result.returncode == 2 and b"Traceback" not in result.stderr
+    assert msa(acks_in(result.stdout)[0])[0] == "AR"
+
+
+@contextlib.contextmanager
+def listener(media):
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "hl7_listen", "--host", "127.0.0.1", "--port", "0"],
+        cwd=ROOT, env=command_env(media, HL7_LISTEN_THREADS="4"), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        line = process.stdout.readline().decode()
+        assert "Listening" in line, process.stderr.read().decode()[-3000:]
+        yield int(line.rsplit(":", 1)[1])
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def read_ack(sock) -> bytes:
+    data = b""
+    while not data.endswith(END):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.strip(SB + END)
+
+
+def test_the_listener_answers_each_message_on_several_connections_at_once(private_media):
+    with listener(private_media) as port:
+        # The library's own MLLP client, one message.
+        with MLLPClient("127.0.0.1", port) as client:
+            ack = hl7.parse(
+                client.send_message(message(control="S-0", originating="R-0")).strip(SB + END)
+            )
+        assert msa(ack) == ("AA", "S-0")
+
+        results: dict[str, str] = {}
+
+        def sender(n: int) -> None:
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+                for k in range(2):  # two messages, one after the other, on one connection
+                    control = f"S-{n}-{k}"
+                    sock.sendall(frame(message(control=control, originating=f"R-{n}-{k}")))
+                    results[control] = msa(hl7.parse(read_ack(sock)))[0]
+
+        threads = [threading.Thread(target=sender, args=(n,)) for n in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert results == {f"S-{n}-{k}": "AA" for n in range(5) for k in range(2)}
+
+        # The same message again over the wire: the same ACK.
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+            sock.sendall(frame(message(control="S-0", originating="R-0")))
+            again = hl7.parse(read_ack(sock))
+        assert str(again) == str(ack)
+    assert Referral.objects.count() == 11
+    assert InboundMessage.objects.filter(channel="listener").count() == 11
+
+
+def test_the_listener_refuses_a_frame_over_the_limit_and_closes(private_media):
+    media = private_media
+    with listener(media) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+            sock.sendall(SB + b"MSH|^~\\&|" + b"x" * 4096)
+            sock.sendall(END)
+            ack = hl7.parse(read_ack(sock))
+            assert msa(ack)[0] == "AR"
+            assert sock.recv(10) == b""  # closed
+
+
+@pytest.fixture
+def private_media(tmp_path):
+    root = tmp_path / "media"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _small_limit_for_the_overrun_test(request, monkeypatch):
+    if "over_the_limit" in request.node.name:
+        monkeypatch.setenv("HL7_MAX_MESSAGE_BYTES", "2048")
