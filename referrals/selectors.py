@@ -195,6 +195,7 @@ class TriageQueue:
     def __init__(self, queryset, *, today, cap: int):
         cutoff = today - timedelta(days=WINDOW_DAYS)
         self.cap = cap
+        self.matching = queryset  # the filters and search, before the order's parts
         self.segments = [
             queryset.filter(pain_onset__gte=cutoff).order_by(
                 "pain_onset", F("submitted_at").asc(nulls_last=True), "id"

@@ -59,7 +59,7 @@ def test_the_referral_page_takes_the_same_queries_for_5_and_50_rows(
     assert "Message 49" in html and "bloods-49.png" in html and "Medicine 49" in html
     # session, user, roles; the referral; then one query each for its attachments, timeline,
     # imaging, medicines, open request, messages and their documents, packets (staff), the
-    # actions' forms (staff), the audit row; and the session's savepoint, update and release.
+    # actions' forms (staff), the audit row (the unchanged session is not written).
     assert many == few
 
 
