@@ -123,7 +123,9 @@ class QueueFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         statuses = [c for c in Referral.Status.choices if c[0] != Referral.Status.DRAFT]
         self.fields["status"].choices = [
-            ("", "Open (waiting on the practice)"), *statuses, ("all", "All")
+            ("", "Open (waiting on the practice)"),
+            *statuses,
+            ("all", "All"),
         ]
         self.fields["site"].queryset = Site.objects.all()
         self.fields["radiologist"].choices = [("", "Any"), *radiologist_choices()]

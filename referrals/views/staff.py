@@ -173,7 +173,7 @@ def _thousands(n: int) -> str:
 
 
 def _shown(page, queue) -> str:
-    """"Showing 51–100 of 1 234", or "of more than 1 000" past the count's cap."""
+    """ "Showing 51–100 of 1 234", or "of more than 1 000" past the count's cap."""
     if not page.object_list:
         return ""
     total = f"more than {_thousands(queue.cap)}" if queue.more else _thousands(queue.count())
