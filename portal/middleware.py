@@ -1,5 +1,6 @@
 """Session limits and the two-factor requirement, applied to every request."""
 
+import hashlib
 import time
 from urllib.parse import urlencode
 
@@ -7,6 +8,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.core import signing
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -15,12 +18,89 @@ from django_otp import user_has_device
 from portal.roles import user_roles
 
 SIGNED_IN_AT = "portal_signed_in_at"
+WRITTEN_AT = "portal_written_at"  # when this middleware last wrote the session row
+SEEN_COOKIE = "portal_seen"  # the time of the last response, signed, bound to the session
+_SEEN_SALT = "portal.middleware.seen"
+
+
+def _session_tag(session_key: str) -> str:
+    return hashlib.sha256(session_key.encode()).hexdigest()[:20]
+
+
+def _last_seen(request) -> float | None:
+    """The last response's time from its signed cookie, if it is this session's."""
+    value = request.COOKIES.get(SEEN_COOKIE)
+    key = request.session.session_key
+    if not value or not key:
+        return None
+    try:
+        tag, _, stamp = signing.Signer(salt=_SEEN_SALT).unsign(value).partition(":")
+        if tag == _session_tag(key):
+            return float(stamp)
+    except (signing.BadSignature, ValueError):
+        pass
+    return None
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's session middleware, but a request that changes nothing writes nothing.
+
+    The session row is written when it changed, or when its last write is
+    SESSION_RENEW_SECONDS old (so it never expires before the idle limit). Every response
+    still renews the session cookie's Max-Age and carries the time of the request in a signed
+    cookie (SEEN_COOKIE), from which SessionLimitsMiddleware ends a session idle past
+    SESSION_COOKIE_AGE, to the second.
+    """
+
+    def process_response(self, request, response):
+        session = getattr(request, "session", None)
+        try:
+            empty = session.is_empty()
+        except AttributeError:
+            return response
+        cookie_only = False
+        if not empty and response.status_code < 500:
+            now = time.time()
+            written = session.get(WRITTEN_AT)
+            if (
+                session.modified
+                or written is None
+                or now - written >= settings.SESSION_RENEW_SECONDS
+            ):
+                session[WRITTEN_AT] = (
+                    now  # modified: Django's middleware saves it and sets the cookie
+                )
+            else:
+                cookie_only = True
+        response = super().process_response(request, response)
+        if empty or response.status_code >= 500 or not session.session_key:
+            return response
+        cookie = {
+            "max_age": settings.SESSION_COOKIE_AGE,
+            "domain": settings.SESSION_COOKIE_DOMAIN,
+            "path": settings.SESSION_COOKIE_PATH,
+            "secure": settings.SESSION_COOKIE_SECURE or None,
+            "httponly": True,
+            "samesite": settings.SESSION_COOKIE_SAMESITE,
+        }
+        if cookie_only:
+            response.set_cookie(settings.SESSION_COOKIE_NAME, session.session_key, **cookie)
+        stamp = f"{_session_tag(session.session_key)}:{time.time():.3f}"
+        response.set_cookie(SEEN_COOKIE, signing.Signer(salt=_SEEN_SALT).sign(stamp), **cookie)
+        return response
+
+
+def _idle_seconds(request) -> float | None:
+    """Seconds since the session's last request: its signed cookie, else its last write."""
+    marks = [t for t in (_last_seen(request), request.session.get(WRITTEN_AT)) if t is not None]
+    return time.time() - max(marks) if marks else None
 
 
 class SessionLimitsMiddleware:
-    """Ends a session SESSION_ABSOLUTE_SECONDS after sign-in, however active it has been.
+    """Ends a session SESSION_COOKIE_AGE after its last request (the idle limit), and
+    SESSION_ABSOLUTE_SECONDS after sign-in however active it has been.
 
-    (The idle limit is the session cookie's age, renewed on every request; a password change
+    (The session row is not written on every request: see SessionMiddleware. A password change
     ends other sessions through Django's session hash; a deactivated user is signed out by the
     authentication backend on their next request.)
     """
@@ -32,7 +112,10 @@ class SessionLimitsMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             started = request.session.get(SIGNED_IN_AT)
-            if started is not None and time.time() - started > settings.SESSION_ABSOLUTE_SECONDS:
+            idle = _idle_seconds(request)
+            if (
+                started is not None and time.time() - started > settings.SESSION_ABSOLUTE_SECONDS
+            ) or (idle is not None and idle > settings.SESSION_COOKIE_AGE):
                 logout(request)
                 messages.info(request, "For safety you were signed out; please sign in again.")
                 return redirect_to_login(request.get_full_path())

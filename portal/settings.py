@@ -66,7 +66,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "portal.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -139,7 +139,13 @@ AUTH_PASSWORD_VALIDATORS = [
 # Idle timeout: the session expires SESSION_IDLE_MINUTES after the last request; whatever the
 # activity, it ends SESSION_ABSOLUTE_HOURS after sign-in (portal.middleware).
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30, minimum=1) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# Not an UPDATE of the session row on every request (a quarter of a page's database time):
+# portal.middleware.SessionMiddleware writes it when it changed, or to renew its expiry once the
+# last write is SESSION_RENEW_SECONDS old. The idle limit is still exact: the time of the last
+# request rides in a signed cookie and the middleware signs out a session idle past the limit.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_RENEW_SECONDS = env_int("SESSION_RENEW_SECONDS", 60, minimum=1)
+SESSION_ENGINE = "portal.sessions"  # database sessions, see above
 SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_HOURS", 12, minimum=1) * 3600
 
 # Failed sign-in lockout (django-axes): after AXES_FAILURE_LIMIT failures for an account, or
@@ -231,6 +237,9 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Eligibility: how old the latest coagulation profile may be (the work-up item).
 COAG_PROFILE_MAX_AGE_DAYS = env_int("COAG_PROFILE_MAX_AGE_DAYS", 30, minimum=1)
+# The triage queue counts matches up to this many and then says "more than" (a COUNT of every
+# match would read all of them: a quarter of a million open referrals at a million).
+QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 1000, minimum=50)
 # The JSON endpoint (POST /api/eligibility), open to every signed-in user: a list of at most
 # ELIGIBILITY_API_MAX_BATCH facts objects, a body of at most ELIGIBILITY_API_MAX_BODY_KB, and
 # ELIGIBILITY_API_RATE calls per user (django-ratelimit: "60/m", "1000/h", "100/5m").

@@ -15,7 +15,10 @@ def referral_for_user(user, referral_uuid, *, action: str = "view") -> Referral:
     admin or the assigned IR, not the referrer (the packet is the practice's working copy).
     """
     referral = get_object_or_404(
-        Referral.objects.select_related("referrer", "preferred_site", "assigned_radiologist"),
+        # The referrer's profile too: the referral page shows their practice.
+        Referral.objects.select_related(
+            "referrer__referrer_profile", "preferred_site", "assigned_radiologist"
+        ),
         uuid=referral_uuid,
     )
     held = user_roles(user)

@@ -2,8 +2,10 @@
 current documents, latest packet, open request, thread and timeline, likely duplicates. Each
 says which index it relies on."""
 
+import re
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import (
     Case,
     F,
@@ -17,11 +19,13 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from eligibility.rules import WINDOW_DAYS
 from referrals.models import (
     Attachment,
     ImagingStudy,
     InfoRequest,
     Packet,
+    ReferenceCounter,
     Referral,
     StatusEvent,
 )
@@ -63,7 +67,7 @@ def referral_open_info_request(referral: Referral) -> InfoRequest | None:
 
 def possible_duplicates(referral: Referral):
     """Other open referrals for the same patient in the last 90 days, from any referrer
-    (indexes referral_medicare_idx and referral_name_dob_idx)."""
+    (indexes referral_medicare_idx and, for the names' iexact, referral_name_dob_upper_idx)."""
     since = timezone.now() - timedelta(days=90)
     same_patient = Q()
     if referral.medicare_number and referral.medicare_irn:
@@ -90,18 +94,61 @@ def _latest_packet_status():
     return Subquery(latest.values("status")[:1])
 
 
+# A reference as typed: "VP-2026-00042", "vp-2026-42", "VP-2026", "vp 2026 7", "2026-00042"
+# (a number typed alone is searched as a Medicare number and a reference's number).
+_REFERENCE = re.compile(r"(?:VP)?[-\s]*(\d{4})(?:[-\s]+(\d{1,7}))?[-\s]*")
+
+
+def _reference_prefixes(q: str) -> list[str] | None:
+    """The stored form (VP-YYYY-NNNNN) of what was typed as a reference, as prefixes to match
+    with startswith (the reference's varchar_pattern_ops index), or None if it is not one."""
+    upper = q.upper()
+    match = _REFERENCE.fullmatch(upper)
+    if match is None:
+        return None
+    # Without "VP", only "2026-42": spaced digits are more likely a Medicare number.
+    if not upper.startswith("VP") and not re.fullmatch(r"20\d\d-\d{1,7}", upper):
+        return None
+    year, number = match.groups()
+    if number is None:
+        return [f"VP-{year}-"]
+    return [f"VP-{year}-{int(number):05d}"]
+
+
+def _number_prefixes(digits: str) -> list[str]:
+    """A reference's number typed alone ("00007", "42"): that number in each year references
+    were issued (ReferenceCounter: a few rows)."""
+    if len(digits) > 7:
+        return []
+    years = ReferenceCounter.objects.order_by("year").values_list("year", flat=True)
+    return [f"VP-{year}-{int(digits):05d}" for year in years]
+
+
+def _any_prefix(field: str, prefixes: list[str]) -> Q:
+    condition = Q(pk__in=[])
+    for prefix in prefixes:
+        condition |= Q(**{f"{field}__startswith": prefix})
+    return condition
+
+
 def _search(queryset, q: str):
-    """A reference, a Medicare number (digits) or names: every word must match a name."""
+    """A reference (whole or partial), a Medicare number (whole or partial) or names: every
+    word must match a name. Each path is served by an index (see Referral.Meta.indexes)."""
     q = " ".join(q.split())
     if not q:
         return queryset
-    if q.upper().startswith("VP-"):
-        return queryset.filter(reference__istartswith=q)
+    prefixes = _reference_prefixes(q)
+    if prefixes is not None:
+        return queryset.filter(_any_prefix("reference", prefixes))
     digits = q.replace(" ", "")
     if digits.isdigit():
-        if len(digits) == 10:  # a whole card number: an equality the index serves
-            return queryset.filter(medicare_number=digits)
-        return queryset.filter(medicare_number__startswith=digits)
+        # Digits are a Medicare number (whole: the equality index; partial: the prefix index)
+        # or a reference's number: both are searched.
+        if len(digits) == 10:
+            medicare = Q(medicare_number=digits)
+        else:
+            medicare = Q(medicare_number__startswith=digits)
+        return queryset.filter(medicare | _any_prefix("reference", _number_prefixes(digits)))
     for word in q.split():
         queryset = queryset.filter(
             Q(patient_family_name__icontains=word) | Q(patient_given_name__icontains=word)
@@ -128,12 +175,93 @@ QUEUE_COLUMNS = (
     "assigned_radiologist__email",
 )
 
+QUEUE_ORDER_RULE = (
+    "Open treatment windows first, the one closing soonest at the top; then referrals whose "
+    "window has closed; then those with no pain onset date; each group oldest received first."
+)
 
-def triage_queue(*, status="", outcome="", site=None, radiologist=None, q=""):
-    """Referrals for the admins, the window closing soonest first, then the oldest received.
 
-    Index referral_queue_idx serves the default filter and order. One query for the page (the
-    latest packet's status comes from a subquery, the IR from a join).
+class TriageQueue:
+    """The queue in its order (QUEUE_ORDER_RULE) as three querysets, one after the other:
+    windows still open by closing date, then closed windows, then no onset, each by oldest
+    received. Each is an index walk that stops after a page, and a rule that depends on today
+    cannot be an index's order, so the order is theirs in turn rather than one CASE to sort.
+
+    Paginator-compatible: count() is capped at `cap` (the `more` flag says there were more),
+    and a slice reads only the parts it covers. Every count and page query reads at most
+    cap + 1 or a page of index entries, however many referrals there are.
+    """
+
+    def __init__(self, queryset, *, today, cap: int):
+        cutoff = today - timedelta(days=WINDOW_DAYS)
+        self.cap = cap
+        self.matching = queryset  # the filters and search, before the order's parts
+        self.segments = [
+            queryset.filter(pain_onset__gte=cutoff).order_by(
+                "pain_onset", F("submitted_at").asc(nulls_last=True), "id"
+            ),
+            queryset.filter(pain_onset__lt=cutoff).order_by(
+                F("submitted_at").asc(nulls_last=True), "id"
+            ),
+            queryset.filter(pain_onset__isnull=True).order_by(
+                F("submitted_at").asc(nulls_last=True), "id"
+            ),
+        ]
+        self._counts = None
+        self.more = False
+
+    def _segment_counts(self) -> list[int]:
+        if self._counts is None:
+            counts, left = [], self.cap + 1
+            for segment in self.segments:
+                # COUNT over a LIMIT: reads at most `left` index entries, never all matches.
+                n = segment.order_by()[:left].count() if left > 0 else 0
+                counts.append(n)
+                left -= n
+            self.more = sum(counts) > self.cap
+            self._counts = counts
+        return self._counts
+
+    def count(self) -> int:
+        return min(sum(self._segment_counts()), self.cap)
+
+    def __len__(self):
+        return self.count()
+
+    def __getitem__(self, item):
+        if not isinstance(item, slice):
+            raise TypeError("TriageQueue only slices")
+        start, stop = item.start or 0, item.stop
+        rows, offset = [], 0
+        for segment, n in zip(self.segments, self._segment_counts(), strict=True):
+            lo, hi = max(start - offset, 0), min(stop - offset, n)
+            if lo < hi:
+                rows.extend(_queue_columns(segment)[lo:hi])
+            offset += n
+            if offset >= stop:
+                break
+        return rows
+
+    def iterator(self, chunk_size: int = 500):
+        """Every matching referral in order (the CSV), uncapped."""
+        for segment in self.segments:
+            yield from _queue_columns(segment).iterator(chunk_size=chunk_size)
+
+
+def _queue_columns(queryset):
+    return (
+        queryset.select_related("assigned_radiologist")
+        .only(*QUEUE_COLUMNS)
+        .annotate(packet_status=_latest_packet_status())
+    )
+
+
+def triage_queue(*, status="", outcome="", site=None, radiologist=None, q="", today=None):
+    """Referrals for the admins in the order QUEUE_ORDER_RULE says (TriageQueue).
+
+    Blank status is "Open": waiting on the practice (Referral.QUEUE_STATUSES). The indexes
+    each part uses are in Referral.Meta.indexes; the latest packet's status comes from a
+    subquery, the IR from a join.
     """
     queryset = Referral.objects.exclude(status=Referral.Status.DRAFT)
     if status == "all":
@@ -141,7 +269,7 @@ def triage_queue(*, status="", outcome="", site=None, radiologist=None, q=""):
     elif status:
         queryset = queryset.filter(status=status)
     else:
-        queryset = queryset.filter(status__in=Referral.OPEN_STATUSES)
+        queryset = queryset.filter(status__in=Referral.QUEUE_STATUSES)
     if outcome:
         queryset = queryset.filter(eligibility_outcome=outcome)
     if site is not None:
@@ -149,14 +277,7 @@ def triage_queue(*, status="", outcome="", site=None, radiologist=None, q=""):
     if radiologist is not None:
         queryset = queryset.filter(assigned_radiologist=radiologist)
     queryset = _search(queryset, q)
-    return (
-        queryset.select_related("assigned_radiologist")
-        .only(*QUEUE_COLUMNS)
-        .annotate(packet_status=_latest_packet_status())
-        .order_by(
-            F("pain_onset").asc(nulls_last=True), F("submitted_at").asc(nulls_last=True), "id"
-        )
-    )
+    return TriageQueue(queryset, today=today or timezone.localdate(), cap=settings.QUEUE_COUNT_CAP)
 
 
 def reviews_for(user):
@@ -175,7 +296,8 @@ def reviews_for(user):
             ),
             packet_status=_latest_packet_status(),
         )
-        .select_related("preferred_site", "booking_site")
+        .select_related("assigned_radiologist")
+        .only(*QUEUE_COLUMNS, "booked_start")
         .order_by("waiting", F("pain_onset").asc(nulls_last=True), "submitted_at", "id")
     )
 

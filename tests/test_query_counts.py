@@ -57,10 +57,11 @@ def test_the_referral_page_takes_the_same_queries_for_5_and_50_rows(
     many = page_queries(client, referral)
     html = client.get(reverse("referral_detail", args=[referral.uuid])).content.decode()
     assert "Message 49" in html and "bloods-49.png" in html and "Medicine 49" in html
-    # session, user, roles; the referral; then one query each for its attachments, timeline,
-    # imaging, medicines, open request, messages and their documents, packets (staff), the
-    # actions' forms (staff), the audit row; and the session's savepoint, update and release.
-    assert many == few
+    # session, user, the referral (with its referrer's profile, site and IR), roles, the audit
+    # row; then one query each for its documents (the request-information form reuses them),
+    # timeline, imaging, medicines, open request, messages and their documents; and for staff,
+    # the packets. The unchanged session is not written.
+    assert many == few == {"referrer": 12, "admin_user": 13, "radiologist": 13}[persona]
 
 
 def test_the_packet_context_takes_the_same_queries_for_5_and_50_rows(
@@ -81,3 +82,24 @@ def test_the_packet_context_takes_the_same_queries_for_5_and_50_rows(
     add_rows(referral, admin_user, range(5, 50))
     context = context_queries()
     assert (len(context["attachments"]), len(context["medicines"])) == (50, 50)
+
+
+def test_the_staff_page_of_a_new_referral_with_every_action_takes_a_fixed_number_of_queries(
+    client, referrer, admin_user, radiologist, private_media
+):
+    referral = make_referral(referrer, status="submitted")
+    add_rows(referral, referrer, range(5))
+    client.force_login(admin_user)
+    client.get(reverse("referral_detail", args=[referral.uuid]))  # the session's first request
+    few = page_queries(client, referral)
+    add_rows(referral, referrer, range(5, 50))
+    many = page_queries(client, referral)
+    html = client.get(reverse("referral_detail", args=[referral.uuid])).content.decode()
+    # The actions' forms, written by plain_field (not crispy), each control labelled.
+    assert '<label for="id_accept-radiologist" class="form-label">' in html
+    assert f'<option value="{radiologist.pk}">{radiologist.get_full_name()}</option>' in html
+    assert (
+        '<select class="form-select" id="id_decline-reason" name="decline-reason" required>' in html
+    )
+    # As the referral page above (13), plus the accept form's list of IRs.
+    assert many == few == 14

@@ -306,13 +306,13 @@ def test_the_name_search_is_served_by_a_trigram_index_on_postgresql(db):
 
     from referrals.selectors import triage_queue
 
-    queryset = triage_queue(q="quill", status="all")  # no status index to choose instead
+    queue = triage_queue(q="quill", status="all")  # no status index to choose instead
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # An empty table is cheapest read whole, or along the queue's own index.
             cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute("SET LOCAL enable_indexscan = off")
-            sql, params = queryset.query.sql_with_params()
+            sql, params = queue.matching.query.sql_with_params()  # before the order's parts
             cursor.execute(f"EXPLAIN {sql}", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "referral_family_name_trgm_idx" in plan, plan
@@ -350,8 +350,9 @@ def test_the_queue_takes_the_same_queries_for_5_and_50_rows(
     few = queue_queries(client)
     for _ in range(45):
         make_referral(referrer, status="submitted")
-    # session, user, roles, count, the page (IR joined, packet status a subquery),
-    # the filter form's sites and IRs, and the session's savepoint, update and release.
+    # session, user, roles, the capped count of each part of the queue's order, the page (IR
+    # joined, packet status a subquery), the filter form's sites and IRs (the unchanged session
+    # is not written).
     assert queue_queries(client) == few
 
 

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from eligibility import rules
 from eligibility.facts import (
@@ -114,6 +115,14 @@ class Referral(models.Model):
         Status.ACCEPTED,
         Status.APPROVED,
         Status.BOOKED,
+    )
+    # The queue's "Open": waiting on the practice. Booked and completed ones are not; they have
+    # their own filters (issue 16).
+    QUEUE_STATUSES = (
+        Status.SUBMITTED,
+        Status.INFO_REQUESTED,
+        Status.ACCEPTED,
+        Status.APPROVED,
     )
 
     class Sex(models.TextChoices):
@@ -241,27 +250,50 @@ class Referral(models.Model):
             models.Index(fields=["referrer", "-updated_at"], name="referral_dashboard_idx"),
             # Duplicate check: WHERE medicare_number = ? AND status IN (open statuses).
             models.Index(fields=["medicare_number", "status"], name="referral_medicare_idx"),
-            # The triage queue for one status: WHERE status = ? ORDER BY pain_onset, submitted_at.
+            # The queue for one status, open windows (selectors.triage_queue, first part):
+            # WHERE status = ? AND pain_onset >= ? ORDER BY pain_onset, submitted_at.
             models.Index(
                 fields=["status", "pain_onset", "submitted_at"], name="referral_queue_idx"
             ),
-            # The default queue (every open status): WHERE status IN (open) ORDER BY pain_onset,
-            # submitted_at, id. A partial index gives that order without a sort of all rows.
+            # The queue for one status, closed windows and no onset (its second and third
+            # parts): WHERE status = ? AND (pain_onset < ? | IS NULL) ORDER BY submitted_at, id.
+            models.Index(fields=["status", "submitted_at", "id"], name="referral_status_recv_idx"),
+            # The default queue ("Open": QUEUE_STATUSES), open windows: WHERE status IN (queue)
+            # AND pain_onset >= ? ORDER BY pain_onset, submitted_at, id; and the capped counts of
+            # all three parts (pain_onset >= ?, < ?, IS NULL), index-only.
             models.Index(
                 fields=["pain_onset", "submitted_at", "id"],
-                condition=Q(
-                    status__in=["submitted", "info_requested", "accepted", "approved", "booked"]
-                ),
-                name="referral_open_queue_idx",
+                condition=Q(status__in=["submitted", "info_requested", "accepted", "approved"]),
+                name="referral_waiting_queue_idx",
+            ),
+            # The default queue, closed windows and no onset: WHERE status IN (queue) AND
+            # pain_onset < ? ORDER BY submitted_at, id (a walk that stops after a page).
+            models.Index(
+                fields=["submitted_at", "id"],
+                condition=Q(status__in=["submitted", "info_requested", "accepted", "approved"]),
+                name="referral_waiting_recv_idx",
             ),
             # The queue filtered by status and outcome (and its count).
             models.Index(fields=["status", "eligibility_outcome"], name="referral_outcome_idx"),
-            # "My reviews": WHERE assigned_radiologist_id = ? AND status IN (...).
+            # "My reviews": WHERE assigned_radiologist_id = ? AND status IN (...); and the filter
+            # bar's radiologist filter.
             models.Index(fields=["assigned_radiologist", "status"], name="referral_reviews_idx"),
-            # Duplicate check by name and birth date.
+            # Search by a whole or partial Medicare number (selectors._search):
+            # medicare_number::text LIKE '2950%'. The database collation is not "C", so only a
+            # pattern-ops btree serves a prefix LIKE.
             models.Index(
-                fields=["patient_family_name", "patient_dob"], name="referral_name_dob_idx"
+                fields=["medicare_number"],
+                opclasses=["varchar_pattern_ops"],
+                name="referral_medicare_prefix_idx",
             ),
+            # Duplicate check by name and birth date (selectors.possible_duplicates):
+            # UPPER(family)::text = UPPER(?) AND patient_dob = ?, as iexact is written.
+            models.Index(
+                Upper("patient_family_name"), "patient_dob", name="referral_name_dob_upper_idx"
+            ),
+            # Search by a whole or partial reference (selectors._search) is reference::text LIKE
+            # 'VP-2026-0004%': served by the varchar_pattern_ops index Django adds beside the
+            # unique one (referrals_referral_reference_..._like) on PostgreSQL.
         ]
         constraints = [
             models.CheckConstraint(

@@ -3,6 +3,7 @@ trail for the practice's admins."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Prefetch, prefetch_related_objects
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -14,7 +15,7 @@ from referrals.attachments import document_checklist, referral_can_add_documents
 from referrals.forms.intake import AnswerForm, AttachmentForm, MessageForm, WithdrawForm
 from referrals.hl7.facts import facts_may_enter
 from referrals.intake import referral_assessment
-from referrals.models import Referral
+from referrals.models import Attachment, Referral
 from referrals.selectors import (
     only_current,
     referral_messages,
@@ -49,7 +50,13 @@ def render_detail(request, referral, *, status=200, bound_action=None, **overrid
     """The referral page for this user, with any form that was refused shown as it was."""
     is_owner = referral.referrer_id == request.user.pk
     today = timezone.localdate()
-    attachments = list(referral.attachments.select_related("replaced_by"))
+    # Loaded once, into the referral's prefetch cache: the request-information form reads the
+    # same list (referral.attachments.all()) instead of a query of its own.
+    prefetch_related_objects(
+        [referral],
+        Prefetch("attachments", queryset=Attachment.objects.select_related("replaced_by")),
+    )
+    attachments = list(referral.attachments.all())
     context = {
         "referral": referral,
         "is_owner": is_owner,

@@ -23,7 +23,7 @@ from referrals.file_checks import DocumentRejected
 from referrals.forms.intake import MessageForm
 from referrals.forms.staff import QueueFilterForm
 from referrals.models import Referral
-from referrals.selectors import reviews_for, triage_queue
+from referrals.selectors import QUEUE_ORDER_RULE, reviews_for, triage_queue
 from referrals.templatetags.referral_tags import OUTCOME, STATUS_CLASS
 from referrals.views.referral import render_detail
 
@@ -160,10 +160,24 @@ def triage_queue_view(request):
         "filters": _filter_controls(form),
         "filtered": form.is_bound,
         "page": page,
+        "shown": _shown(page, queryset),
+        "order_rule": QUEUE_ORDER_RULE,
         "rows": queue_rows(page.object_list, timezone.localdate()),
         "query": query.urlencode(),
     }
     return render(request, "referrals/triage_queue.html", context)
+
+
+def _thousands(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")  # a narrow no-break space, as "1 000"
+
+
+def _shown(page, queue) -> str:
+    """ "Showing 51–100 of 1 234", or "of more than 1 000" past the count's cap."""
+    if not page.object_list:
+        return ""
+    total = f"more than {_thousands(queue.cap)}" if queue.more else _thousands(queue.count())
+    return f"Showing {page.start_index()}–{page.end_index()} of {total}"
 
 
 def _csv_cell(value) -> str:
