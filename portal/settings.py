@@ -18,6 +18,7 @@ from portal.env import (
     env_rate,
     env_redis,
     env_seconds_list,
+    env_storage,
     env_str,
 )
 
@@ -179,10 +180,9 @@ if DEBUG:
 # access. There is deliberately no MEDIA_URL route.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
-    },
+    # The local disk by default; STORAGE_URL=s3://bucket?endpoint=... for object storage shared
+    # by every web and worker host (portal/env.py, README "Scaling past one machine").
+    "default": env_storage("STORAGE_URL", MEDIA_ROOT),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
