@@ -7,7 +7,7 @@ A bad value must stop the process at start-up with a message a person can act on
 import os
 import re
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -169,3 +169,68 @@ def env_email(name: str, default_dir: str) -> dict:
         f"{name} must start with smtp://, smtp+tls://, smtps://, file:// or console://; "
         f"got {parts.scheme or 'no'}://"
     )
+
+
+def env_storage(name: str, media_root) -> dict:
+    """STORAGE_URL: where uploads, packet parts and packets live.
+
+    Unset (or `file:///path`): the local disk, under MEDIA_ROOT (or that path).
+    `s3://bucket?endpoint=http://host:8333&region=us-east-1&prefix=portal`: an S3-compatible
+    bucket through django-storages; the keys come from AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY (never from the URL, which may be logged or shown).
+    """
+    url = (os.environ.get(name) or "").strip()
+    parts = urlsplit(url)
+    if not url or parts.scheme == "file":
+        location = unquote(parts.path) if url and parts.path else media_root
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": location, "base_url": None},
+        }
+    if parts.scheme != "s3":
+        raise ImproperlyConfigured(
+            f"{name} must be s3://bucket?endpoint=... or file:///path; "
+            f"got a {parts.scheme or 'no'}:// URL"
+        )
+    if parts.username or parts.password:
+        raise ImproperlyConfigured(
+            f"{name} must not carry keys: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    bucket = parts.hostname
+    if not bucket:
+        raise ImproperlyConfigured(f"{name} needs a bucket name: s3://bucket?endpoint=...")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = set(query) - {"endpoint", "region", "prefix", "addressing"}
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{name}: unknown option {', '.join(sorted(unknown))} "
+            "(known: endpoint, region, prefix, addressing)"
+        )
+
+    def option(key: str) -> str:
+        return (query.get(key) or [""])[-1].strip()
+
+    endpoint = option("endpoint") or None
+    if endpoint and urlsplit(endpoint).scheme not in ("http", "https"):
+        raise ImproperlyConfigured(f"{name}: endpoint must be an http:// or https:// URL")
+    addressing = option("addressing") or ("path" if endpoint else "auto")
+    if addressing not in ("path", "virtual", "auto"):
+        raise ImproperlyConfigured(f"{name}: addressing must be path, virtual or auto")
+    return {
+        "BACKEND": "portal.storage.PrivateS3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint,
+            "region_name": option("region") or "us-east-1",
+            "location": option("prefix").strip("/"),
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            "addressing_style": addressing,
+            "signature_version": "s3v4",
+            # Private objects; a name already taken gets a new one, as on the local disk.
+            "default_acl": "private",
+            "file_overwrite": False,
+            # A file read from the bucket is spooled to disk past this, never whole in memory.
+            "max_memory_size": 2 * 1024 * 1024,
+        },
+    }

@@ -27,3 +27,12 @@ def _default_headers_without_server(self):
 
 
 wsgi.Response.default_headers = _default_headers_without_server
+
+
+def child_exit(server, worker):
+    """With PROMETHEUS_MULTIPROC_DIR set, a worker's request counts are summed across the
+    workers at each scrape; a worker that exits leaves its files, marked dead here."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -20,6 +20,7 @@ from portal.env import (
     env_rate,
     env_redis,
     env_seconds_list,
+    env_storage,
     env_str,
 )
 
@@ -64,6 +65,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id is on every later log line, and every response is counted and timed.
+    "portal.request_id.RequestIdMiddleware",
+    "portal.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.SessionMiddleware",
@@ -187,10 +191,9 @@ if DEBUG:
 # access. There is deliberately no MEDIA_URL route.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
-    },
+    # The local disk by default; STORAGE_URL=s3://bucket?endpoint=... for object storage shared
+    # by every web and worker host (portal/env.py, README "Scaling past one machine").
+    "default": env_storage("STORAGE_URL", MEDIA_ROOT),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -431,16 +434,43 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Logs: plain lines, or one JSON object a line (LOG_FORMAT=json) for a log collector. Either
+# way each line has the request id (portal/request_id.py), and never a patient's details.
+LOG_FORMAT = env_str("LOG_FORMAT") or "plain"
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json; got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "portal.request_id.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "portal.request_id.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # boto3's debug lines include request bodies and signed headers.
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "s3transfer": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
     },
 }
+# The worker logs through the same handler (the format and the request id), not Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# /metrics: for staff users, or a scraper sending "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
+if METRICS_TOKEN and len(METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters")

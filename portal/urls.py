@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import two_factor, views
+from portal import health, metrics, two_factor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -39,7 +39,9 @@ urlpatterns = [
     ),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/signup/thanks/", views.signup_done, name="signup_done"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("", include("eligibility.urls")),
     path("", include("referrals.urls")),
     path("admin/", admin.site.urls),

@@ -4,11 +4,9 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.db import connection
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.views.decorators.cache import never_cache
 from django_ratelimit.core import is_ratelimited
 
 from portal.audit import audit_record
@@ -94,14 +92,6 @@ def home(request):
     if request.user.is_superuser:
         return redirect("admin:index")
     return render(request, "portal/no_role.html", status=403)
-
-
-@never_cache
-def healthz(request):
-    """For load balancers and compose health checks: the database answers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return HttpResponse("ok", content_type="text/plain")
 
 
 def signup(request):

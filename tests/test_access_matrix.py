@@ -148,6 +148,9 @@ MATRIX: dict[str, Case] = {
     ),
     "password_reset_complete": Case("GET", none, everyone(200, anonymous=200)),
     "healthz": Case("GET", none, everyone(200, anonymous=200)),
+    "readyz": Case("GET", none, everyone(200, anonymous=200)),
+    # Metrics are for staff users (none of these personas) or the METRICS_TOKEN bearer.
+    "metrics": Case("GET", none, everyone(403, anonymous=403)),
     # The API answers JSON: 401 rather than a redirect to a page. "{}" is all unknown.
     "eligibility_api": Case("POST", none, everyone(200, anonymous=401), data={}, json=True),
     # --- the referrer's side --------------------------------------------------------------------

@@ -69,16 +69,13 @@ def attachment_prepare(*, attachment_id: int) -> None:
 
 
 def _local_path(attachment: Attachment, workdir: Path) -> str:
-    """A path the child can read: the file itself on a local disk, else a copy from storage
-    (object storage, when the portal runs on several machines)."""
-    try:
-        return attachment.file.path
-    except NotImplementedError:
-        copy = workdir / f"{attachment.uuid.hex}.upload"
-        with attachment.file.open("rb") as source, open(copy, "wb") as target:
-            for chunk in source.chunks():
-                target.write(chunk)
-        return str(copy)
+    """A copy the child can read, made through the storage API: the worker never assumes the
+    document is on its own disk (with object storage it is on none)."""
+    copy = workdir / f"{attachment.uuid.hex}.upload"
+    with attachment.file.open("rb") as source, open(copy, "wb") as target:
+        for chunk in source.chunks():
+            target.write(chunk)
+    return str(copy)
 
 
 def _record(attachment: Attachment, result: dict, workdir: Path) -> None:
