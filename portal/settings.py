@@ -38,7 +38,10 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG el
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when DEBUG is off (comma-separated)")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = (env_str("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
+# The base of links in emails. Unset, it is the development server's address: `PORT=8101 make run`
+# serves (and links to) port 8101.
+PORT = env_int("PORT", 8000, minimum=1)
+SITE_URL = (env_str("SITE_URL") or f"http://127.0.0.1:{PORT}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

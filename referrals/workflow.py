@@ -286,10 +286,13 @@ def referral_decline(
 def referral_approve(
     *, referral: Referral, by, note: str = "", expected_from: str | None = None
 ) -> Referral:
-    """The assigned IR finds the patient suitable; the admins then book."""
-    return referral_transition(
-        referral=referral, to=S.APPROVED, by=by, note=note.strip(), expected_from=expected_from
-    )
+    """The assigned IR finds the patient suitable; the admins are told, and book."""
+    with transaction.atomic():
+        referral_transition(
+            referral=referral, to=S.APPROVED, by=by, note=note.strip(), expected_from=expected_from
+        )
+        notify(referral=referral, event="approved", actor=by)
+    return referral
 
 
 def referral_book(
@@ -346,9 +349,12 @@ def referral_rebook(*, referral: Referral, by, note: str = "", expected_from=Non
 
 
 def referral_complete(*, referral: Referral, by, note: str = "", expected_from=None) -> Referral:
-    return referral_transition(
-        referral=referral, to=S.COMPLETED, by=by, note=note.strip(), expected_from=expected_from
-    )
+    with transaction.atomic():
+        referral_transition(
+            referral=referral, to=S.COMPLETED, by=by, note=note.strip(), expected_from=expected_from
+        )
+        notify(referral=referral, event="completed", actor=by)
+    return referral
 
 
 def message_post(*, referral: Referral, by, body: str, files=()) -> Message:
