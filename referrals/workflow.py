@@ -307,6 +307,58 @@ def referral_accept(
     return referral
 
 
+def referral_reassign(
+    *, referral: Referral, by, radiologist, note: str = "", expected_from: str | None = None
+) -> Referral:
+    """An admin gives an accepted referral to another IR; both IRs are told."""
+    if not (radiologist.is_active and has_role(radiologist, RADIOLOGIST)):
+        raise TransitionNotAllowed("Choose an interventional radiologist to assign.")
+    previous: list[int | None] = []
+
+    def assign(locked: Referral) -> list[str]:
+        if locked.assigned_radiologist_id == radiologist.pk:
+            raise TransitionNotAllowed("It is already assigned to that radiologist.")
+        previous.append(locked.assigned_radiologist_id)
+        locked.assigned_radiologist = radiologist
+        return ["assigned_radiologist"]
+
+    name = radiologist.get_full_name() or radiologist.email
+    with transaction.atomic():
+        referral_transition(
+            referral=referral, to=S.ACCEPTED, by=by,
+            note=f"Reassigned to {name}. {note.strip()}".strip(),
+            expected_from=expected_from or S.ACCEPTED, update=assign,
+        )  # fmt: skip
+        audit_record(action="referral_reassigned", referral=referral, actor=by,
+                     detail=f"IR {previous[0]} → {radiologist.pk}")  # fmt: skip
+        notify(referral=referral, event="reassigned", actor=by)
+        notify(referral=referral, event="unassigned", actor=by,
+               previous_radiologist_id=previous[0])  # fmt: skip
+    return referral
+
+
+def referral_undo_accept(
+    *, referral: Referral, by, note: str = "", expected_from: str | None = None
+) -> Referral:
+    """An admin takes an accepted referral back to triage (submitted, no IR); the IR is told."""
+    previous: list[int | None] = []
+
+    def unassign(locked: Referral) -> list[str]:
+        previous.append(locked.assigned_radiologist_id)
+        locked.assigned_radiologist = None
+        return ["assigned_radiologist"]
+
+    with transaction.atomic():
+        referral_transition(
+            referral=referral, to=S.SUBMITTED, by=by,
+            note=f"Acceptance undone. {note.strip()}".strip(),
+            expected_from=expected_from or S.ACCEPTED, update=unassign,
+        )  # fmt: skip
+        notify(referral=referral, event="unassigned", actor=by,
+               previous_radiologist_id=previous[0])  # fmt: skip
+    return referral
+
+
 def referral_decline(
     *, referral: Referral, by, reason: str, note: str = "", expected_from: str | None = None
 ) -> Referral:

@@ -19,11 +19,14 @@ class AcceptForm(forms.Form):
         label="Note (optional)", required=False, max_length=1000, widget=forms.TextInput()
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, referral=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["radiologist"].queryset = User.objects.filter(
-            is_active=True, groups__name="radiologist"
-        ).order_by("last_name", "first_name")
+        radiologists = User.objects.filter(is_active=True, groups__name="radiologist")
+        if referral is not None and referral.assigned_radiologist_id:
+            # Reassigning: to someone else.
+            radiologists = radiologists.exclude(pk=referral.assigned_radiologist_id)
+            self.fields["radiologist"].label = "Reassign to interventional radiologist"
+        self.fields["radiologist"].queryset = radiologists.order_by("last_name", "first_name")
         self.fields["radiologist"].label_from_instance = lambda u: u.get_full_name() or u.email
 
 
