@@ -67,7 +67,7 @@ def test_an_admin_reassigns_to_another_ir_and_both_are_told(
 
 def test_the_same_ir_is_not_offered_and_is_refused(client, accepted, radiologist):
     page = client.get(reverse("referral_detail", args=[accepted.uuid])).content.decode()
-    reassign_form = page[page.index("Reassign to another IR"):]
+    reassign_form = page[page.index("Reassign to another IR") :]
     assert f'value="{radiologist.pk}"' not in reassign_form.split("</form>")[0]
 
     response = act(client, accepted, "reassign", {"radiologist": radiologist.pk})
