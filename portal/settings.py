@@ -43,6 +43,14 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env_int("PORT", 8000, minimum=1)
 SITE_URL = (env_str("SITE_URL") or f"http://127.0.0.1:{PORT}").rstrip("/")
 
+# The practice's contact details as first shown (referral pages, email footers); its admins
+# edit them at /practice/ after that.
+PRACTICE_NAME = env_str("PRACTICE_NAME") or "Vertebroplasty Interventional Radiology"
+PRACTICE_URGENT_PHONE = env_str("PRACTICE_URGENT_PHONE") or "03 9000 0001"
+PRACTICE_FAX = env_str("PRACTICE_FAX") or "03 9000 0002"
+PRACTICE_ADDRESS = env_str("PRACTICE_ADDRESS") or "1 Example Parade, Parkville VIC 3052"
+PRACTICE_HOURS = env_str("PRACTICE_HOURS") or "Monday to Friday, 8 am to 5 pm"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -96,6 +104,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
+                "portal.context_processors.practice",
             ],
         },
     },

@@ -40,6 +40,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/signup/thanks/", views.signup_done, name="signup_done"),
     path("healthz", views.healthz, name="healthz"),
+    path("practice/", views.practice_profile, name="practice_profile"),
     path("", include("eligibility.urls")),
     path("", include("referrals.urls")),
     path("admin/", admin.site.urls),

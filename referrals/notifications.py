@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from portal import roles
+from portal.models import PracticeProfile
 from referrals import outbox
 from referrals.models import Notification, Referral
 
@@ -134,11 +135,13 @@ def notification_message(*, referral: Referral, event: str, recipient: str) -> E
     _check_event(event)
     to_referrer = recipient.strip().lower() == (referral.referrer.email or "").strip().lower()
     topic = SUBJECTS[event] if to_referrer else STAFF_SUBJECTS.get(event, SUBJECTS[event])
-    # Deliberately only these three values: see the module docstring.
+    # Deliberately only these values (and the practice's own contact details for the footer):
+    # see the module docstring.
     context = {
         "reference": referral.reference,
         "url": referral_url(referral),
         "to_referrer": to_referrer,
+        "practice": PracticeProfile.load(),
     }
     body = render_to_string(f"emails/{event}.txt", context).strip() + "\n"
     return EmailMessage(

@@ -148,6 +148,7 @@ MATRIX: dict[str, Case] = {
     ),
     "password_reset_complete": Case("GET", none, everyone(200, anonymous=200)),
     "healthz": Case("GET", none, everyone(200, anonymous=200)),
+    "practice_profile": Case("GET", none, admins(200)),
     # The API answers JSON: 401 rather than a redirect to a page. "{}" is all unknown.
     "eligibility_api": Case("POST", none, everyone(200, anonymous=401), data={}, json=True),
     # --- the referrer's side --------------------------------------------------------------------
