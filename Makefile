@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# The settings read PORT too: links in emails then point at the port being served.
+export PORT
 # Development defaults; production sets DEBUG=0 and the rest in the environment.
 export DEBUG ?= 1
 

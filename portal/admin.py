@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from portal.models import AuditEvent, ReferrerProfile, User
+from portal.models import AuditEvent, PracticeProfile, ReferrerProfile, User
 from portal.services import referrer_approve
 from portal.two_factor import otp_reset
 
@@ -82,3 +82,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_select_related = ["referral"]
     # None removes every action, including the site-wide "delete selected".
     actions = None
+
+
+@admin.register(PracticeProfile)
+class PracticeProfileAdmin(admin.ModelAdmin):
+    """The one row of contact details (also editable by the practice's admins at /practice/)."""
+
+    list_display = ["name", "urgent_phone", "fax", "hours"]
+    readonly_fields = ["updated_at"]
+
+    def has_add_permission(self, request):
+        return not PracticeProfile.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

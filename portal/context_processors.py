@@ -1,8 +1,16 @@
-"""What every page's template gets: the navigation for the user's roles."""
+"""What every page's template gets: the navigation for the user's roles, and the practice's
+contact details."""
 
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 
 from portal import roles
+from portal.models import PracticeProfile
+
+
+def practice(request):
+    """The practice's contact details, read only by a page that shows them (one query)."""
+    return {"practice": SimpleLazyObject(PracticeProfile.load)}
 
 
 def navigation(request):
@@ -16,6 +24,7 @@ def navigation(request):
         links.append(("referral_list", "My referrals"))
     if roles.ADMIN in held:
         links.append(("triage_queue", "Triage queue"))
+        links.append(("practice_profile", "Practice details"))
     if roles.RADIOLOGIST in held:
         links.append(("review_list", "My reviews"))
     if user.is_superuser:

@@ -8,7 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
-from portal.models import User, normalise_email
+from portal.models import PracticeProfile, User, normalise_email
 from portal.validators import normalise_provider_number, validate_provider_number
 
 logger = logging.getLogger(__name__)
@@ -126,3 +126,13 @@ class SignupForm(forms.Form):
             except ValidationError as exc:
                 self.add_error("password1", exc)
         return cleaned
+
+
+class PracticeProfileForm(forms.ModelForm):
+    class Meta:
+        model = PracticeProfile
+        fields = ["name", "urgent_phone", "fax", "address", "hours"]
+        help_texts = {
+            "urgent_phone": "Shown to referring doctors for a patient who cannot wait.",
+            "hours": "For example: Monday to Friday, 8 am to 5 pm.",
+        }

@@ -151,6 +151,9 @@ class AuditEvent(models.Model):
         REFERRAL_TRANSITION = "referral_transition", "Changed the status"
         MESSAGE_SENT = "message_sent", "Sent a message"
         ACCOUNT_CHANGED = "account_changed", "Changed an account"
+        REFERRAL_REASSIGNED = "referral_reassigned", "Reassigned the referral"
+        PRACTICE_CHANGED = "practice_changed", "Changed the practice's contact details"
+        DOCUMENT_PRINTED = "document_printed", "Downloaded a summary or letter"
 
     # Serves the admin's change list, newest first.
     at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -201,3 +204,41 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The audit trail is append-only")
+
+
+class PracticeProfile(models.Model):
+    """The practice's contact details, one row for the whole portal (pk 1): shown to referrers
+    on every referral page and in every email's footer. Its first values come from settings
+    (PRACTICE_*); the practice's admins edit it at /practice/."""
+
+    name = models.CharField(max_length=200)
+    urgent_phone = models.CharField("phone for urgent cases", max_length=40)
+    fax = models.CharField(max_length=40, blank=True)
+    address = models.CharField(max_length=300, blank=True)
+    hours = models.CharField("opening hours", max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "practice contact details"
+        verbose_name_plural = "practice contact details"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="practice_profile_one_row")]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def load(cls) -> "PracticeProfile":
+        """The one row, made from the settings' defaults the first time it is needed."""
+        from django.conf import settings
+
+        profile, _ = cls.objects.get_or_create(
+            pk=1,
+            defaults={
+                "name": settings.PRACTICE_NAME,
+                "urgent_phone": settings.PRACTICE_URGENT_PHONE,
+                "fax": settings.PRACTICE_FAX,
+                "address": settings.PRACTICE_ADDRESS,
+                "hours": settings.PRACTICE_HOURS,
+            },
+        )
+        return profile

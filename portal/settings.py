@@ -41,7 +41,18 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG el
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when DEBUG is off (comma-separated)")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = (env_str("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
+# The base of links in emails. Unset, it is the development server's address: `PORT=8101 make run`
+# serves (and links to) port 8101.
+PORT = env_int("PORT", 8000, minimum=1)
+SITE_URL = (env_str("SITE_URL") or f"http://127.0.0.1:{PORT}").rstrip("/")
+
+# The practice's contact details as first shown (referral pages, email footers); its admins
+# edit them at /practice/ after that.
+PRACTICE_NAME = env_str("PRACTICE_NAME") or "Vertebroplasty Interventional Radiology"
+PRACTICE_URGENT_PHONE = env_str("PRACTICE_URGENT_PHONE") or "03 9000 0001"
+PRACTICE_FAX = env_str("PRACTICE_FAX") or "03 9000 0002"
+PRACTICE_ADDRESS = env_str("PRACTICE_ADDRESS") or "1 Example Parade, Parkville VIC 3052"
+PRACTICE_HOURS = env_str("PRACTICE_HOURS") or "Monday to Friday, 8 am to 5 pm"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -99,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
+                "portal.context_processors.practice",
             ],
         },
     },

@@ -42,6 +42,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
+    path("practice/", views.practice_profile, name="practice_profile"),
     path("", include("eligibility.urls")),
     path("", include("referrals.urls")),
     path("admin/", admin.site.urls),

@@ -3,6 +3,7 @@
 import logging
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -10,9 +11,15 @@ from django.urls import reverse_lazy
 from django_ratelimit.core import is_ratelimited
 
 from portal.audit import audit_record
-from portal.forms import EmailAuthenticationForm, EmailPasswordResetForm, SignupForm, error_summary
-from portal.models import AuditEvent
-from portal.roles import LANDING, user_roles
+from portal.forms import (
+    EmailAuthenticationForm,
+    EmailPasswordResetForm,
+    PracticeProfileForm,
+    SignupForm,
+    error_summary,
+)
+from portal.models import AuditEvent, PracticeProfile
+from portal.roles import ADMIN, LANDING, role_required, user_roles
 from portal.services import referrer_signup
 
 logger = logging.getLogger(__name__)
@@ -120,3 +127,24 @@ def signup(request):
 
 def signup_done(request):
     return render(request, "registration/signup_done.html")
+
+
+@role_required(ADMIN)
+def practice_profile(request):
+    """The practice's contact details, edited by its admins; referrers see them on every
+    referral page and in every email."""
+    profile = PracticeProfile.load()
+    form = PracticeProfileForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        if form.has_changed():
+            form.save()
+            audit_record(request=request, action="practice_changed",
+                         detail=", ".join(form.changed_data))  # fmt: skip
+        messages.success(request, "The practice's contact details are saved.")
+        return redirect("practice_profile")
+    return render(
+        request,
+        "portal/practice_profile.html",
+        {"form": form, "error_summary": error_summary(form)},
+        status=400 if form.is_bound else 200,
+    )

@@ -66,11 +66,30 @@ ACTIONS: dict[str, StaffAction] = {
         ),
         StaffAction(
             "accept", S.ACCEPTED, "Accept and assign an IR", "Accept and assign", "btn-primary",
-            "accepted and assigned",
+            "accepted and assigned", only_from=S.SUBMITTED,
             make_form=lambda data, referral: AcceptForm(data, prefix="accept"),
             run=lambda form, referral, user, expected: workflow.referral_accept(
                 referral=referral, by=user, radiologist=form.cleaned_data["radiologist"],
                 note=form.cleaned_data["note"], expected_from=expected,
+            ),
+        ),
+        StaffAction(
+            "reassign", S.ACCEPTED, "Reassign to another IR", "Reassign", "btn-outline-primary",
+            "reassigned; both radiologists have been told", only_from=S.ACCEPTED,
+            make_form=lambda data, referral: AcceptForm(data, prefix="reassign", referral=referral),
+            run=lambda form, referral, user, expected: workflow.referral_reassign(
+                referral=referral, by=user, radiologist=form.cleaned_data["radiologist"],
+                note=form.cleaned_data["note"], expected_from=expected,
+            ),
+        ),
+        StaffAction(
+            "undo_accept", S.SUBMITTED, "Undo the acceptance (back to triage)", "Undo acceptance",
+            "btn-outline-secondary", "back in triage; the radiologist has been told",
+            only_from=S.ACCEPTED,
+            make_form=lambda data, referral: NoteForm(data, prefix="undo_accept"),
+            run=lambda form, referral, user, expected: workflow.referral_undo_accept(
+                referral=referral, by=user, note=form.cleaned_data["note"],
+                expected_from=expected,
             ),
         ),
         StaffAction(

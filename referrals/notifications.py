@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from portal import roles
+from portal.models import PracticeProfile
 from referrals import outbox
 from referrals.hl7.letters import letter_queue
 from referrals.models import Notification, Referral
@@ -31,14 +32,22 @@ EMAILS = outbox.register(
 )
 
 # Who receives each event. "receipt" is the referrer even when they are the actor (the one email
-# that confirms their own action); "other_side" is resolved from who wrote the message.
+# that confirms their own action); "other_side" is resolved from who wrote the message;
+# "admins_if_ir" is the admins when the actor is the referral's assigned IR (the IR's decisions
+# are news to triage, an admin's own are not); "previous_radiologist" is the IR a reassignment
+# or an undone acceptance took the referral from (passed by the caller).
 EVENTS = {
     "submitted": ("receipt", "admins"),
-    "info_requested": ("referrer",),
+    "info_requested": ("referrer", "admins_if_ir"),
     "answered": ("admins",),
-    "declined": ("referrer",),
-    "accepted": ("radiologist",),
+    "answered_to_ir": ("radiologist",),
+    "declined": ("referrer", "admins_if_ir"),
+    "accepted": ("radiologist", "referrer"),
+    "approved": ("admins",),
     "booked": ("referrer",),
+    "completed": ("referrer",),
+    "reassigned": ("radiologist",),
+    "unassigned": ("previous_radiologist",),
     "message": ("other_side",),
 }
 
@@ -48,13 +57,21 @@ SUBJECTS = {
     "submitted": "referral received",
     "info_requested": "more information requested",
     "answered": "the referrer replied",
+    "answered_to_ir": "the referrer answered your request",
     "declined": "referral declined",
-    "accepted": "assigned to you for review",
+    "accepted": "referral accepted",
+    "approved": "approved by the IR: ready to book",
     "booked": "procedure booked",
+    "completed": "procedure completed",
+    "reassigned": "assigned to you for review",
+    "unassigned": "no longer assigned to you",
     "message": "new message from the practice",
 }
 STAFF_SUBJECTS = {
     "submitted": "new referral",
+    "info_requested": "the IR asked the referrer for more information",
+    "declined": "the IR found it not suitable",
+    "accepted": "assigned to you for review",
     "message": "new message from the referrer",
 }
 
@@ -64,10 +81,15 @@ def _check_event(event: str) -> None:
         raise ValueError(f"Unknown notification event: {event!r}")
 
 
-def notification_recipients(*, referral: Referral, event: str, actor=None) -> list[str]:
+def notification_recipients(
+    *, referral: Referral, event: str, actor=None, previous_radiologist_id: int | None = None
+) -> list[str]:
     """Email addresses to notify, de-duplicated, active users only, without the actor."""
     _check_event(event)
     wanted = EVENTS[event]
+    if "admins_if_ir" in wanted:
+        by_ir = actor is not None and actor.pk == referral.assigned_radiologist_id
+        wanted = tuple(w for w in wanted if w != "admins_if_ir") + (("admins",) if by_ir else ())
     if wanted == ("other_side",):
         from_referrer = actor is not None and actor.pk == referral.referrer_id
         wanted = ("admins", "radiologist") if from_referrer else ("referrer",)
@@ -79,6 +101,8 @@ def notification_recipients(*, referral: Referral, event: str, actor=None) -> li
     # caller's object but may leave a stale cached user behind.
     if "radiologist" in wanted and referral.assigned_radiologist_id:
         who |= Q(pk=referral.assigned_radiologist_id)
+    if "previous_radiologist" in wanted and previous_radiologist_id:
+        who |= Q(pk=previous_radiologist_id)
     if "admins" in wanted:
         who |= Q(groups__name=roles.ADMIN)
     if not who:  # an empty Q would match everyone
@@ -114,11 +138,13 @@ def notification_message(*, referral: Referral, event: str, recipient: str) -> E
     _check_event(event)
     to_referrer = recipient.strip().lower() == (referral.referrer.email or "").strip().lower()
     topic = SUBJECTS[event] if to_referrer else STAFF_SUBJECTS.get(event, SUBJECTS[event])
-    # Deliberately only these three values: see the module docstring.
+    # Deliberately only these values (and the practice's own contact details for the footer):
+    # see the module docstring.
     context = {
         "reference": referral.reference,
         "url": referral_url(referral),
         "to_referrer": to_referrer,
+        "practice": PracticeProfile.load(),
     }
     body = render_to_string(f"emails/{event}.txt", context).strip() + "\n"
     return EmailMessage(
@@ -129,21 +155,21 @@ def notification_message(*, referral: Referral, event: str, recipient: str) -> E
     )
 
 
-# Events the referrer hears of only by letter (referrals/hl7/letters.py), never by email.
-LETTER_ONLY_EVENTS = ("completed",)
-
-
-def notify(*, referral: Referral, event: str, actor=None) -> None:
+def notify(
+    *, referral: Referral, event: str, actor=None, previous_radiologist_id: int | None = None
+) -> None:
     """Write one outbox row per recipient, each sent once the caller's transaction commits; and
     for a referral that came by secure message, the letter to its doctor's clinical software.
 
     Call it inside the transaction that makes the change: a rollback then sends nothing, and a
     broker that is down at commit loses nothing (the row stays queued for the sweeper).
     """
-    if event not in LETTER_ONLY_EVENTS:
-        for email in notification_recipients(referral=referral, event=event, actor=actor):
-            row = Notification.objects.create(referral=referral, event=event, recipient=email)
-            outbox.enqueue(EMAILS, row.pk)
+    recipients = notification_recipients(
+        referral=referral, event=event, actor=actor, previous_radiologist_id=previous_radiologist_id
+    )
+    for email in recipients:
+        row = Notification.objects.create(referral=referral, event=event, recipient=email)
+        outbox.enqueue(EMAILS, row.pk)
     letter_queue(referral=referral, event=event)
 
 

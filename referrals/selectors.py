@@ -170,6 +170,7 @@ QUEUE_COLUMNS = (
     "pain_onset",
     "submitted_at",
     "possible_duplicate",
+    "answered_at",
     "assigned_radiologist__first_name",
     "assigned_radiologist__last_name",
     "assigned_radiologist__email",
@@ -281,15 +282,18 @@ def triage_queue(*, status="", outcome="", site=None, radiologist=None, q="", to
 
 
 def reviews_for(user):
-    """The IR's referrals: those waiting for their decision first, each by urgency
+    """The IR's referrals: an answer to their request first, then those waiting for their
+    decision, then the rest (asked about, approved, booked), each by urgency
     (index referral_reviews_idx)."""
+    S = Referral.Status
     return (
         Referral.objects.filter(
             assigned_radiologist=user,
-            status__in=[Referral.Status.ACCEPTED, Referral.Status.APPROVED, Referral.Status.BOOKED],
+            status__in=[S.ACCEPTED, S.INFO_REQUESTED, S.APPROVED, S.BOOKED],
         )
         .annotate(
             waiting=Case(
+                When(answered_at__isnull=False, then=Value(-1)),
                 When(status=Referral.Status.ACCEPTED, then=Value(0)),
                 default=Value(1),
                 output_field=IntegerField(),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from referrals.views import files, hl7, intake, referral, staff
+from referrals.views import answers, files, hl7, intake, referral, staff
 
 urlpatterns = [
     path("referrals/", intake.referral_list, name="referral_list"),
@@ -25,6 +25,11 @@ urlpatterns = [
         name="referral_withdraw",
     ),
     path("referrals/<uuid:referral_uuid>/answer/", intake.referral_answer, name="referral_answer"),
+    path(
+        "referrals/<uuid:referral_uuid>/answer/<int:index>/",
+        answers.referral_answer_item,
+        name="referral_answer_item",
+    ),
     path(
         "referrals/<uuid:referral_uuid>/documents/",
         files.attachment_upload,

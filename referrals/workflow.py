@@ -39,6 +39,17 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (S.APPROVED, S.BOOKED): ADMIN_ACTOR,
     (S.BOOKED, S.COMPLETED): ADMIN_ACTOR,
     (S.BOOKED, S.APPROVED): ADMIN_ACTOR,
+    # Asking later keeps the referral's place: the IR after approving (before booking), an
+    # admin after booking; the answer returns it to the status it was asked from (the
+    # request's return_to), with its IR and its booking as they were.
+    (S.APPROVED, S.INFO_REQUESTED): ASSIGNED_IR,
+    (S.BOOKED, S.INFO_REQUESTED): ADMIN_ACTOR,
+    (S.INFO_REQUESTED, S.ACCEPTED): REFERRER,
+    (S.INFO_REQUESTED, S.APPROVED): REFERRER,
+    (S.INFO_REQUESTED, S.BOOKED): REFERRER,
+    # An admin reassigns an accepted referral to another IR, or undoes the acceptance.
+    (S.ACCEPTED, S.ACCEPTED): ADMIN_ACTOR,
+    (S.ACCEPTED, S.SUBMITTED): ADMIN_ACTOR,
     **{
         (state, S.WITHDRAWN): REFERRER
         for state in (S.DRAFT, S.SUBMITTED, S.INFO_REQUESTED, S.ACCEPTED, S.APPROVED, S.BOOKED)
@@ -93,6 +104,9 @@ def referral_transition(
         from_status = locked.status
         locked.status = to
         fields = ["status", "updated_at"]
+        if actor != REFERRER and locked.answered_at is not None:
+            locked.answered_at = None  # the practice has acted on the answer
+            fields.append("answered_at")
         if update is not None:
             fields += update(locked)
         locked.save(update_fields=fields)
@@ -178,33 +192,67 @@ def referral_withdraw(*, referral: Referral, by, reason: str = "") -> Referral:
 
 
 def referral_answer_info_request(*, referral: Referral, by, answer: str) -> Referral:
-    """The referrer's answer (a message and/or new documents) returns it to the practice."""
+    """The referrer's answer (the items answered one by one, new documents, a note) returns the
+    referral to where it was asked from, and goes back to whoever asked."""
     request = referral_open_info_request(referral)
     answer = answer.strip()
     if request is None:
         raise TransitionNotAllowed("There is no open request for information to answer.")
     added_since = referral.attachments.filter(uploaded_at__gte=request.requested_at).exists()
-    if not answer and not added_since:
-        raise TransitionNotAllowed("Write an answer or add a document before sending.")
+    items_answered = any(item.get("answered_at") for item in request.items)
+    if not (answer or added_since or items_answered):
+        raise TransitionNotAllowed("Answer an item, add a document or write a note before sending.")
     try:
         # The doctor may have changed the facts while answering: store what it is sent with.
-        reassess = _store_assessment(referral_assess(referral))
+        store = _store_assessment(referral_assess(referral))
     except FactsError:
-        reassess = None  # the answer is not held up: the practice sees the facts to correct
+        store = None  # the answer is not held up: the practice sees the facts to correct
+    now = timezone.now()
 
+    def record(locked: Referral) -> list[str]:
+        locked.answered_at = now
+        return ["answered_at", *(store(locked) if store else [])]
+
+    to_ir = request.requested_by_id == referral.assigned_radiologist_id
     with transaction.atomic():
         referral_transition(
             referral=referral,
-            to=S.SUBMITTED,
+            to=request.return_to or S.SUBMITTED,
             by=by,
             note=answer,
             expected_from=S.INFO_REQUESTED,
-            update=reassess,
+            update=record,
         )
-        InfoRequest.objects.filter(pk=request.pk).update(answer=answer, answered_at=timezone.now())
+        InfoRequest.objects.filter(pk=request.pk).update(answer=answer, answered_at=now)
         packet_queue(referral=referral, reason="The referrer answered a request for information")
-        notify(referral=referral, event="answered", actor=by)
+        notify(referral=referral, event="answered_to_ir" if to_ir else "answered", actor=by)
     return referral
+
+
+def info_item_answer(*, referral: Referral, by, index: int, form) -> InfoRequest:
+    """The referrer answers one criterion of the open request with its facts (`form`, a
+    validated form of just those fields): saved, and the referral assessed again."""
+    request = referral_open_info_request(referral)
+    if request is None or referral.referrer_id != by.pk:
+        raise TransitionNotAllowed("There is no open request for information to answer.")
+    if not (0 <= index < len(request.items)) or request.items[index]["kind"] != "criterion":
+        raise TransitionNotAllowed("That item is not part of the request.")
+    with transaction.atomic():
+        Referral.objects.select_for_update().get(pk=referral.pk)
+        form.save(commit=False)
+        fields = [*form.fields, "updated_at"]
+        try:
+            fields += _store_assessment(referral_assess(referral))(referral)
+        except FactsError:
+            pass  # a fact the checker refuses: the panel names it, the answer is still saved
+        referral.save(update_fields=fields)
+        items = [dict(item) for item in request.items]
+        items[index]["answered_at"] = timezone.now().isoformat()
+        InfoRequest.objects.filter(pk=request.pk).update(items=items)
+        audit_record(action="referral_changed", referral=referral, actor=by,
+                     detail=f"answered: {items[index]['label']}")  # fmt: skip
+    request.items = items
+    return request
 
 
 # --- the practice ---------------------------------------------------------------------------------
@@ -225,9 +273,12 @@ def referral_request_info(
             note=note.strip(),
             expected_from=expected_from,
         )
+        # Where it was asked from, read under the transition's lock: where the answer returns it.
+        asked_from = referral.events.order_by("-at", "-id").values_list("from_status", flat=True)[0]
         request = InfoRequest.objects.create(
-            referral=referral, requested_by=by, items=items, note=note.strip()
-        )
+            referral=referral, requested_by=by, items=items, note=note.strip(),
+            return_to=asked_from,
+        )  # fmt: skip
         notify(referral=referral, event="info_requested", actor=by)
     return request
 
@@ -253,6 +304,58 @@ def referral_accept(
             update=assign,
         )
         notify(referral=referral, event="accepted", actor=by)
+    return referral
+
+
+def referral_reassign(
+    *, referral: Referral, by, radiologist, note: str = "", expected_from: str | None = None
+) -> Referral:
+    """An admin gives an accepted referral to another IR; both IRs are told."""
+    if not (radiologist.is_active and has_role(radiologist, RADIOLOGIST)):
+        raise TransitionNotAllowed("Choose an interventional radiologist to assign.")
+    previous: list[int | None] = []
+
+    def assign(locked: Referral) -> list[str]:
+        if locked.assigned_radiologist_id == radiologist.pk:
+            raise TransitionNotAllowed("It is already assigned to that radiologist.")
+        previous.append(locked.assigned_radiologist_id)
+        locked.assigned_radiologist = radiologist
+        return ["assigned_radiologist"]
+
+    name = radiologist.get_full_name() or radiologist.email
+    with transaction.atomic():
+        referral_transition(
+            referral=referral, to=S.ACCEPTED, by=by,
+            note=f"Reassigned to {name}. {note.strip()}".strip(),
+            expected_from=expected_from or S.ACCEPTED, update=assign,
+        )  # fmt: skip
+        audit_record(action="referral_reassigned", referral=referral, actor=by,
+                     detail=f"IR {previous[0]} → {radiologist.pk}")  # fmt: skip
+        notify(referral=referral, event="reassigned", actor=by)
+        notify(referral=referral, event="unassigned", actor=by,
+               previous_radiologist_id=previous[0])  # fmt: skip
+    return referral
+
+
+def referral_undo_accept(
+    *, referral: Referral, by, note: str = "", expected_from: str | None = None
+) -> Referral:
+    """An admin takes an accepted referral back to triage (submitted, no IR); the IR is told."""
+    previous: list[int | None] = []
+
+    def unassign(locked: Referral) -> list[str]:
+        previous.append(locked.assigned_radiologist_id)
+        locked.assigned_radiologist = None
+        return ["assigned_radiologist"]
+
+    with transaction.atomic():
+        referral_transition(
+            referral=referral, to=S.SUBMITTED, by=by,
+            note=f"Acceptance undone. {note.strip()}".strip(),
+            expected_from=expected_from or S.ACCEPTED, update=unassign,
+        )  # fmt: skip
+        notify(referral=referral, event="unassigned", actor=by,
+               previous_radiologist_id=previous[0])  # fmt: skip
     return referral
 
 
@@ -286,10 +389,13 @@ def referral_decline(
 def referral_approve(
     *, referral: Referral, by, note: str = "", expected_from: str | None = None
 ) -> Referral:
-    """The assigned IR finds the patient suitable; the admins then book."""
-    return referral_transition(
-        referral=referral, to=S.APPROVED, by=by, note=note.strip(), expected_from=expected_from
-    )
+    """The assigned IR finds the patient suitable; the admins are told, and book."""
+    with transaction.atomic():
+        referral_transition(
+            referral=referral, to=S.APPROVED, by=by, note=note.strip(), expected_from=expected_from
+        )
+        notify(referral=referral, event="approved", actor=by)
+    return referral
 
 
 def referral_book(
@@ -350,7 +456,7 @@ def referral_complete(*, referral: Referral, by, note: str = "", expected_from=N
         referral_transition(
             referral=referral, to=S.COMPLETED, by=by, note=note.strip(), expected_from=expected_from
         )
-        notify(referral=referral, event="completed", actor=by)  # a letter, for secure messaging
+        notify(referral=referral, event="completed", actor=by)
     return referral
 
 

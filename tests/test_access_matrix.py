@@ -151,6 +151,7 @@ MATRIX: dict[str, Case] = {
     "readyz": Case("GET", none, everyone(200, anonymous=200)),
     # Metrics are for staff users (none of these personas) or the METRICS_TOKEN bearer.
     "metrics": Case("GET", none, everyone(403, anonymous=403)),
+    "practice_profile": Case("GET", none, admins(200)),
     # The API answers JSON: 401 rather than a redirect to a page. "{}" is all unknown.
     "eligibility_api": Case("POST", none, everyone(200, anonymous=401), data={}, json=True),
     # --- the referrer's side --------------------------------------------------------------------
@@ -166,6 +167,8 @@ MATRIX: dict[str, Case] = {
     "referral_panel": Case("GET", drafted, owner_only(200)),
     "referral_withdraw": Case("POST", sent, owner_only(302)),
     "referral_answer": Case("POST", sent, owner_only(400)),  # nothing was asked: refused
+    # Nothing was asked: the owner is sent back to the referral with a message.
+    "referral_answer_item": Case("POST", lambda w: {**sent(w), "index": 0}, owner_only(302)),
     "attachment_upload": Case("POST", drafted, owner_only(400)),  # no file: the form again
     "attachment_download": Case(
         "GET", lambda w: {**sent(w), "attachment_uuid": w.document.uuid}, viewers(200)

@@ -419,7 +419,7 @@ def test_an_empty_answer_is_refused_and_changes_nothing(client, referrer, admin_
     client.force_login(referrer)
     response = client.post(reverse("referral_answer", args=[submitted.uuid]), {"answer": " "})
     assert response.status_code == 400
-    assert "Write an answer or add a document" in response.content.decode()
+    assert "Answer an item, add a document or write a note" in response.content.decode()
     submitted.refresh_from_db()
     assert submitted.status == S.INFO_REQUESTED
 

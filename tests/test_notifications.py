@@ -48,9 +48,9 @@ def assign(referral, radiologist):
     return referral
 
 
-def deliver(referral, event, actor):
+def deliver(referral, event, actor, **extra):
     """Send the event's emails as the worker would, one task run per recipient."""
-    recipients = notification_recipients(referral=referral, event=event, actor=actor)
+    recipients = notification_recipients(referral=referral, event=event, actor=actor, **extra)
     for address in recipients:
         row = Notification.objects.create(referral=referral, event=event, recipient=address)
         send_notification.run(row.pk)
@@ -124,14 +124,18 @@ def test_acceptance_emails_the_assigned_radiologist(
 ):
     assign(referral, radiologist)
 
-    assert deliver(referral, "accepted", actor=admin_user) == [radiologist.email]
-    assert mailoutbox[0].subject == f"{referral.reference}: assigned to you for review"
+    recipients = deliver(referral, "accepted", actor=admin_user)
+
+    assert radiologist.email in recipients
+    subjects = {m.to[0]: m.subject for m in mailoutbox}
+    assert subjects[radiologist.email] == f"{referral.reference}: assigned to you for review"
 
 
 def test_an_admin_who_assigns_themselves_is_not_emailed_about_it(referral, admin_user):
     assign(referral, admin_user)
 
-    assert notification_recipients(referral=referral, event="accepted", actor=admin_user) == []
+    recipients = notification_recipients(referral=referral, event="accepted", actor=admin_user)
+    assert admin_user.email not in recipients
 
 
 def test_a_booking_emails_the_referrer(referral, referrer, admin_user, mailoutbox):
@@ -336,22 +340,28 @@ def private_referral(referrer, admin_user, radiologist):
 
 
 def every_event_and_actor(referrer, admin_user):
+    """(event, actor, extra arguments) for every event, by someone whose action it can be."""
+    radiologist = Referral.objects.get(referrer=referrer).assigned_radiologist
     for event in EVENTS:
         if event == "message":
-            yield event, admin_user
-            yield event, referrer
-        elif event in ("submitted", "answered"):
-            yield event, referrer
+            yield event, admin_user, {}
+            yield event, referrer, {}
+        elif event in ("submitted", "answered", "answered_to_ir"):
+            yield event, referrer, {}
+        elif event == "approved":
+            yield event, radiologist, {}
+        elif event == "unassigned":
+            yield event, admin_user, {"previous_radiologist_id": radiologist.pk}
         else:
-            yield event, admin_user
+            yield event, admin_user, {}
 
 
 def test_no_email_names_the_patient_or_says_anything_clinical(
     private_referral, referrer, admin_user, mailoutbox
 ):
     sent = 0
-    for event, actor in every_event_and_actor(referrer, admin_user):
-        recipients = deliver(private_referral, event, actor)
+    for event, actor, extra in every_event_and_actor(referrer, admin_user):
+        recipients = deliver(private_referral, event, actor, **extra)
         assert recipients, f"{event} from {actor.email} emailed nobody"
         sent += len(recipients)
 
@@ -369,8 +379,9 @@ def test_every_email_carries_the_reference_and_a_link_to_the_referral(
     settings.SITE_URL = "https://referrals.practice.example"
     link = f"https://referrals.practice.example/referrals/{referral.uuid}/"
 
-    for event, actor in every_event_and_actor(referrer, admin_user):
-        for address in notification_recipients(referral=referral, event=event, actor=actor):
+    for event, actor, extra in every_event_and_actor(referrer, admin_user):
+        who = notification_recipients(referral=referral, event=event, actor=actor, **extra)
+        for address in who:
             message = notification_message(referral=referral, event=event, recipient=address)
             assert message.subject.startswith(f"{referral.reference}: ")
             assert referral.reference in message.body

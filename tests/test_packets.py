@@ -162,13 +162,14 @@ def test_building_the_context_takes_a_fixed_number_of_queries(
     referrer, private_media, django_assert_num_queries
 ):
     referral = referral_with_documents(referrer)
-    # imaging, medicines, current attachments (referrer and profile are already loaded)
+    # imaging, medicines, current attachments, answered requests (referrer and profile are
+    # already loaded)
     referral = (
         type(referral)
         .objects.select_related("referrer__referrer_profile", "preferred_site")
         .get(pk=referral.pk)
     )
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         packet_context(referral)
 
 

@@ -73,8 +73,9 @@ def test_the_packet_context_takes_the_same_queries_for_5_and_50_rows(
     def context_queries():
         loaded = Referral.objects.select_related("referrer__referrer_profile", "preferred_site")
         fresh = loaded.get(pk=referral.pk)
-        # imaging, medicines, current attachments (referrer and profile are already loaded)
-        with django_assert_num_queries(3):
+        # imaging, medicines, current attachments, the answered requests with who asked
+        # (referrer and profile are already loaded)
+        with django_assert_num_queries(4):
             context = packet_context(fresh)
         return context
 

@@ -15,7 +15,7 @@ SETTINGS_VARS = (
     "DEBUG SECRET_KEY ALLOWED_HOSTS DATABASE_URL REDIS_URL EMAIL_URL MEDIA_ROOT "
     "COAG_PROFILE_MAX_AGE_DAYS SESSION_IDLE_MINUTES CELERY_TASK_SOFT_TIME_LIMIT "
     "CELERY_TASK_TIME_LIMIT SECURE_HSTS_SECONDS CELERY_WORKER_MAX_MEMORY_PER_CHILD_KB "
-    "FILE_UPLOAD_TEMP_DIR"
+    "FILE_UPLOAD_TEMP_DIR PORT SITE_URL"
 ).split()
 
 
@@ -107,6 +107,22 @@ def test_production_urls_configure_postgres_redis_and_smtp(monkeypatch, tmp_path
         True,
     )
     assert settings["SESSION_COOKIE_SECURE"] and settings["CSRF_COOKIE_SECURE"]
+
+
+def test_email_links_follow_the_port_being_served_in_development(monkeypatch, tmp_path):
+    assert load_settings(monkeypatch, tmp_path, DEBUG="1")["SITE_URL"] == "http://127.0.0.1:8000"
+    served = load_settings(monkeypatch, tmp_path, DEBUG="1", PORT="8101")
+    assert served["SITE_URL"] == "http://127.0.0.1:8101"
+    # An explicit SITE_URL (production's public address) wins over the port.
+    public = load_settings(
+        monkeypatch, tmp_path, **PRODUCTION, PORT="8101", SITE_URL="https://referrals.example/"
+    )
+    assert public["SITE_URL"] == "https://referrals.example"
+
+
+def test_make_passes_its_port_to_the_settings():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "\nexport PORT\n" in makefile
 
 
 def test_celery_is_configured_for_at_least_once_delivery(settings):

@@ -258,11 +258,14 @@ class ClinicalForm(SectionForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("cause", "opioid_response", "coagulopathy", "infection"):
+            if name not in self.fields:  # a form of some of the fields (an answer's)
+                continue
             field = self.fields[name]
             field.choices = [("", "Not known")] + [c for c in field.choices if c[0] != ""]
         today = timezone.localdate().isoformat()
         for name in ("pain_onset", "coag_profile_on"):
-            self.fields[name].widget.attrs["max"] = today
+            if name in self.fields:
+                self.fields[name].widget.attrs["max"] = today
 
     def clean_pain_onset(self):
         value = self.cleaned_data.get("pain_onset")
@@ -421,8 +424,8 @@ class WithdrawForm(forms.Form):
 
 class AnswerForm(forms.Form):
     answer = forms.CharField(
-        label="Your answer",
-        help_text="Answer each item asked for. Add any documents above before sending.",
+        label="Note to the practice (optional)",
+        help_text="Optional: anything to add to the items above.",
         required=False,
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 5}),

@@ -6,9 +6,8 @@ from django.utils import timezone
 
 from portal.models import User
 from portal.roles import RADIOLOGIST
-from referrals.attachments import document_checklist
 from referrals.forms.fields import DateInput
-from referrals.models import DeclineReason, Referral, Site
+from referrals.models import Attachment, DeclineReason, Referral, Site
 
 
 class AcceptForm(forms.Form):
@@ -21,11 +20,14 @@ class AcceptForm(forms.Form):
         label="Note (optional)", required=False, max_length=1000, widget=forms.TextInput()
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, referral=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["radiologist"].queryset = User.objects.filter(
-            is_active=True, groups__name="radiologist"
-        ).order_by("last_name", "first_name")
+        radiologists = User.objects.filter(is_active=True, groups__name="radiologist")
+        if referral is not None and referral.assigned_radiologist_id:
+            # Reassigning: to someone else.
+            radiologists = radiologists.exclude(pk=referral.assigned_radiologist_id)
+            self.fields["radiologist"].label = "Reassign to interventional radiologist"
+        self.fields["radiologist"].queryset = radiologists.order_by("last_name", "first_name")
         self.fields["radiologist"].label_from_instance = lambda u: u.get_full_name() or u.email
 
 
@@ -46,7 +48,8 @@ class InfoRequestForm(forms.Form):
         label="What is missing",
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Each criterion not yet known and each document kind not yet sent.",
+        help_text="Each criterion not yet known, and any kind of document (even one already "
+        "sent: the formal MRI report beside the images, say). Say more in the note.",
     )
     note = forms.CharField(
         label="Note to the referrer",
@@ -61,15 +64,20 @@ class InfoRequestForm(forms.Form):
         for criterion in (referral.eligibility or {}).get("criteria", []):
             if criterion["status"] == "unknown":
                 choices.append((f"criterion:{criterion['id']}", criterion["text"]))
-        for item in document_checklist(attachments):
-            if not item["present"]:
-                choices.append((f"document:{item['id']}", f"Document: {item['label']}"))
+        sent = {a.kind for a in attachments}
+        for kind, label in Attachment.Kind.choices:
+            missing = "" if kind in sent else " (none sent yet)"
+            choices.append((f"document:{kind}", f"Document: {label}{missing}"))
         self.fields["items"].choices = choices
 
     def chosen_items(self) -> list[dict]:
         labels = dict(self.fields["items"].choices)
         return [
-            {"kind": value.split(":", 1)[0], "id": value.split(":", 1)[1], "label": labels[value]}
+            {
+                "kind": value.split(":", 1)[0],
+                "id": value.split(":", 1)[1],
+                "label": labels[value].removesuffix(" (none sent yet)"),
+            }
             for value in self.cleaned_data["items"]
         ]
 

@@ -30,14 +30,16 @@ from referrals.models import InboundMessage, InfoRequest, Letter, Referral, lett
 from referrals.packets.pdf import render_html
 
 L = Letter.Status
-LETTERS = outbox.register(outbox.OutboxKind(
-    model=Letter,
-    task="referrals.send_letter",
-    queued=L.QUEUED,
-    working=L.SENDING,
-    done=L.SENT,
-    failed=L.FAILED,
-))
+LETTERS = outbox.register(
+    outbox.OutboxKind(
+        model=Letter,
+        task="referrals.send_letter",
+        queued=L.QUEUED,
+        working=L.SENDING,
+        done=L.SENT,
+        failed=L.FAILED,
+    )
+)
 # The notification events a referrer hears of by letter, and each letter's title.
 LETTER_EVENTS = {
     "submitted": "Referral received",
@@ -248,5 +250,3 @@ def letter_send(row: Letter) -> dict:
     saved = storage.save(name, ContentFile(pdf))
     fields = _deliver(row, referral, letter_message(row, referral, pdf))
     return {**fields, "file": saved, "sent_at": timezone.now()}
-
-

@@ -242,6 +242,9 @@ class Referral(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # The referrer answered a request for information and no one at the practice has acted
+    # since: "Answered: needs review" on the queue, the reviews and the referral page.
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -403,9 +406,12 @@ class InfoRequest(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     requested_at = models.DateTimeField(auto_now_add=True)
-    # [{"kind": "criterion" | "document", "id": "...", "label": "..."}]
+    # [{"kind": "criterion" | "document", "id": "...", "label": "...",
+    #   "answered_at": ISO datetime once the referrer answered that item on its own}]
     items = models.JSONField(default=list)
     note = models.TextField(blank=True)
+    # The status the referral was asked from, and returns to once answered (workflow.py).
+    return_to = models.CharField(max_length=20, choices=Referral.Status.choices, blank=True)
     answer = models.TextField(blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
 
@@ -414,6 +420,10 @@ class InfoRequest(models.Model):
 
     def __str__(self):
         return f"Request of {self.requested_at:%Y-%m-%d}"
+
+    @property
+    def open(self) -> bool:
+        return self.answered_at is None
 
 
 class Message(models.Model):

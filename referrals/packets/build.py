@@ -23,9 +23,25 @@ from referrals.packets.pdf import render_html, stamp
 from referrals.selectors import current_attachments
 
 
+def requests_and_answers(referral: Referral, attachments) -> list[dict]:
+    """Each request for information the referrer answered: what was asked, by whom, the items
+    answered on their own, the note, and the documents added while it was open. One query."""
+    out = []
+    for request in referral.info_requests.filter(answered_at__isnull=False).select_related(
+        "requested_by"
+    ):
+        added = [
+            a for a in attachments if request.requested_at <= a.uploaded_at <= request.answered_at
+        ]
+        out.append({"request": request, "added": added})
+    return out
+
+
 def packet_context(referral: Referral) -> dict:
-    """Everything the summary shows. Queries: imaging, medicines, current attachments."""
+    """Everything the summary shows. Queries: imaging, medicines, current attachments, the
+    answered requests for information."""
     today = timezone.localdate()
+    attachments = list(current_attachments(referral))
     return {
         "referral": referral,
         "referrer": referral.referrer,
@@ -39,7 +55,8 @@ def packet_context(referral: Referral) -> dict:
         ],
         "imaging": list(referral.imaging.all()),
         "medicines": list(referral.medicines.all()),
-        "attachments": list(current_attachments(referral)),
+        "attachments": attachments,
+        "requests": requests_and_answers(referral, attachments),
         "generated_at": timezone.localtime(),
     }
 

@@ -12,16 +12,12 @@ from portal.roles import ADMIN, has_role, role_required
 from referrals.access import referral_for_user
 from referrals.actions import actions_for
 from referrals.attachments import document_checklist, referral_can_add_documents
+from referrals.forms.answers import answer_items
 from referrals.forms.intake import AnswerForm, AttachmentForm, MessageForm, WithdrawForm
 from referrals.hl7.facts import facts_may_enter
 from referrals.intake import referral_assessment
 from referrals.models import Attachment, Referral
-from referrals.selectors import (
-    only_current,
-    referral_messages,
-    referral_open_info_request,
-    referral_timeline,
-)
+from referrals.selectors import only_current, referral_messages, referral_timeline
 from referrals.workflow import transition_allowed
 
 AUDIT_EVENTS_PER_PAGE = 100
@@ -46,7 +42,9 @@ def referral_detail(request, referral_uuid):
     return render_detail(request, referral)
 
 
-def render_detail(request, referral, *, status=200, bound_action=None, **overrides):
+def render_detail(
+    request, referral, *, status=200, bound_action=None, bound_items=None, **overrides
+):
     """The referral page for this user, with any form that was refused shown as it was."""
     is_owner = referral.referrer_id == request.user.pk
     today = timezone.localdate()
@@ -57,6 +55,11 @@ def render_detail(request, referral, *, status=200, bound_action=None, **overrid
         Prefetch("attachments", queryset=Attachment.objects.select_related("replaced_by")),
     )
     attachments = list(referral.attachments.all())
+    requests = list(referral.info_requests.select_related("requested_by"))
+    open_request = next((r for r in requests if r.open), None)
+    answered = [r for r in requests if not r.open]
+    # Marked new: what came with the latest answer, until the practice acts on it.
+    new_since = answered[-1].requested_at if referral.answered_at and answered else None
     context = {
         "referral": referral,
         "is_owner": is_owner,
@@ -66,7 +69,21 @@ def render_detail(request, referral, *, status=200, bound_action=None, **overrid
         "checklist": document_checklist(only_current(attachments)),
         "imaging": list(referral.imaging.all()),
         "medicines": list(referral.medicines.all()),
-        "info_request": referral_open_info_request(referral),
+        "info_request": open_request,
+        "answer_items": (
+            answer_items(referral, open_request, attachments, bound=bound_items)
+            if open_request and is_owner
+            else []
+        ),
+        "requests": [
+            {
+                "request": r,
+                "rows": answer_items(referral, r, attachments),
+                "new": new_since is not None and r is answered[-1],
+            }
+            for r in requests
+        ],
+        "new_since": new_since,
         "can_withdraw": is_owner
         and transition_allowed(referral, Referral.Status.WITHDRAWN, request.user),
         "can_add_documents": is_owner and referral_can_add_documents(referral),

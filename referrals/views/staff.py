@@ -86,6 +86,7 @@ def queue_rows(referrals, today) -> list[dict]:
         received = timezone.localtime(r.submitted_at) if r.submitted_at else None
         closes = r.window_closes_on
         ir = r.assigned_radiologist
+        answered = timezone.localtime(r.answered_at) if r.answered_at else None
         outcome_colour, outcome_label = OUTCOME.get(
             r.eligibility_outcome, ("secondary", "Not assessed")
         )
@@ -109,6 +110,7 @@ def queue_rows(referrals, today) -> list[dict]:
                 "status": r.status,
                 "status_colour": STATUS_CLASS.get(r.status, "secondary"),
                 "status_label": statuses.get(r.status, r.status),
+                "answered": f"Answered: needs review ({_day_month(answered)})" if answered else "",
                 "ir": (ir.get_full_name() or "—") if ir else "—",
                 "ir_contact": (ir.get_full_name() or ir.email) if ir else "",
                 "packet": (r.packet_status or "—").capitalize(),
