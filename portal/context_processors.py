@@ -1,5 +1,6 @@
-"""What every page's template gets: the navigation for the user's roles."""
+"""What every page's template gets: the navigation for the user's roles, the practice's identity."""
 
+from django.conf import settings
 from django.urls import reverse
 
 from portal import roles
@@ -27,3 +28,33 @@ def navigation(request):
             for name, label in links
         ]
     }
+
+
+def practice_identity() -> dict:
+    """The practice's name, contact line, logo (a static path) and colour, from settings
+    (PRACTICE_*): for pages, emails and the packet's cover alike."""
+    colour = settings.PRACTICE_COLOUR
+    return {
+        "name": settings.PRACTICE_NAME,
+        "contact_line": settings.PRACTICE_CONTACT_LINE,
+        "logo": settings.PRACTICE_LOGO,
+        "colour": colour,
+        "text_colour": _readable_on(colour),
+    }
+
+
+def _readable_on(colour: str) -> str:
+    """White or near-black, whichever reads better on `colour` (WCAG relative luminance)."""
+
+    def channel(hex_pair: str) -> float:
+        c = int(hex_pair, 16) / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(colour[i : i + 2]) for i in (1, 3, 5))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.05) else "#111111"
+
+
+def practice(request):
+    """The practice's identity for every page (header, sign-in page, footer)."""
+    return {"practice": practice_identity()}

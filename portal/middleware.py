@@ -44,7 +44,7 @@ class SessionLimitsMiddleware:
 
 
 EXEMPT_PREFIXES = ("/accounts/login/", "/accounts/logout/", "/accounts/two-factor/", "/static/",
-                   "/healthz")  # fmt: skip
+                   "/healthz", "/practice.css")  # fmt: skip
 
 
 def two_factor_required(user) -> bool:

@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
     env_bool,
+    env_colour,
     env_database,
     env_email,
     env_int,
@@ -93,6 +94,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
+                "portal.context_processors.practice",
             ],
         },
     },
@@ -215,6 +217,19 @@ DEFAULT_FROM_EMAIL = (
     env_str("DEFAULT_FROM_EMAIL") or "Vertebroplasty referrals <referrals@localhost>"
 )
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# The practice's identity: header, sign-in page, emails and the packet's cover
+# (portal.context_processors.practice). The logo is a path under static/.
+PRACTICE_NAME = env_str("PRACTICE_NAME") or "Example Interventional Radiology"
+PRACTICE_CONTACT_LINE = env_str("PRACTICE_CONTACT_LINE") or (
+    "Vertebroplasty referrals · 03 9000 1234 · referrals@practice.example"
+)
+PRACTICE_LOGO = env_str("PRACTICE_LOGO", "img/practice-logo.svg")
+PRACTICE_COLOUR = env_colour("PRACTICE_COLOUR", "#0b3d66")
+
+# The audit page folds one person's autosaves of one section into one row while each comes
+# within this many minutes of the last (one sitting).
+AUDIT_FOLD_MINUTES = env_int("AUDIT_FOLD_MINUTES", 30, minimum=0)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -40,6 +40,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/signup/thanks/", views.signup_done, name="signup_done"),
     path("healthz", views.healthz, name="healthz"),
+    path("practice.css", views.practice_css, name="practice_css"),
     path("", include("eligibility.urls")),
     path("", include("referrals.urls")),
     path("admin/", admin.site.urls),

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django_ratelimit.core import is_ratelimited
 
 from portal.audit import audit_record
+from portal.context_processors import practice_identity
 from portal.forms import EmailAuthenticationForm, EmailPasswordResetForm, SignupForm, error_summary
 from portal.models import AuditEvent
 from portal.roles import LANDING, user_roles
@@ -94,6 +95,19 @@ def home(request):
     if request.user.is_superuser:
         return redirect("admin:index")
     return render(request, "portal/no_role.html", status=403)
+
+
+def practice_css(request):
+    """The practice's colours (PRACTICE_COLOUR) as CSS custom properties: a stylesheet, since
+    the Content Security Policy allows no inline style."""
+    identity = practice_identity()
+    body = (
+        f":root {{ --portal-colour: {identity['colour']}; "
+        f"--portal-on-colour: {identity['text_colour']}; }}\n"
+    )
+    response = HttpResponse(body, content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @never_cache
