@@ -3,6 +3,7 @@
 from datetime import date, datetime
 
 from django import template
+from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
@@ -151,3 +152,50 @@ def dicom_datetime(study_date, study_time="") -> str:
 def event_sentence(event) -> str:
     """A status event as the plain sentence its person would say: "Requested more information"."""
     return transition_sentence(event.from_status, event.to_status)
+
+
+@register.filter
+def get_item(mapping, key):
+    """mapping[key] in a template, or "" (for the task list's states by section)."""
+    return (mapping or {}).get(key, "")
+
+
+class SummaryRowNode(template.Node):
+    def __init__(self, key, section, field, change, nodelist):
+        self.key, self.section, self.field, self.change = key, section, field, change
+        self.nodelist = nodelist
+
+    def render(self, context):
+        key, section, field = (v.resolve(context) for v in (self.key, self.section, self.field))
+        value = self.nodelist.render(context)
+        link = ""
+        if self.change.resolve(context, ignore_failures=True):
+            referral = context["referral"]
+            url = reverse("referral_section", args=[referral.uuid, section])
+            link = format_html(
+                '<dd class="summary-change"><a href="{}{}">Change<span class="visually-hidden">'
+                " {}</span></a></dd>",
+                url,
+                f"#id_{field}" if field else "",
+                key.lower(),
+            )
+        return format_html(
+            '<div class="summary-row"><dt class="summary-key">{}</dt>'
+            '<dd class="summary-value">{}</dd>{}</div>',
+            key,
+            value,  # already rendered (and escaped) by the template
+            link,
+        )
+
+
+@register.tag
+def summary_row(parser, token):
+    """{% summary_row "Key" "section" "field" change %}value{% end_summary_row %}: one row of
+    a summary list, with a Change link to the section (and field) when `change` is true."""
+    bits = token.split_contents()
+    if len(bits) != 5:
+        raise template.TemplateSyntaxError("summary_row takes a key, section, field and change")
+    key, section, field, change = (parser.compile_filter(b) for b in bits[1:])
+    nodelist = parser.parse(("end_summary_row",))
+    parser.delete_first_token()
+    return SummaryRowNode(key, section, field, change, nodelist)
