@@ -16,28 +16,33 @@ TREATABLE_LEVELS = frozenset({"T11", "T12", "L1", "L2"})
 WINDOW_DAYS = 21
 MIN_PAIN_SCORE = 7
 DEFAULT_COAG_PROFILE_MAX_AGE_DAYS = 30
+NOT_KNOWN = "not known"
 
 
 class Criterion:
     """One row of the criteria table, and ``assess(facts, coag_max_age_days)``, its result."""
 
-    __slots__ = ("id", "kind", "text", "assess")
+    __slots__ = ("id", "kind", "text", "topic", "assess")
 
-    def __init__(self, id: str, kind: str, text: str):
+    def __init__(self, id: str, kind: str, text: str, topic: str):
         self.id = id
         self.kind = kind  # indication, contraindication or workup
         self.text = text  # the wording of the practice's "For Referring Doctors" section
+        # What it is about, in a word or two, before the facts' answer: "Infection: systemic".
+        self.topic = topic
         self.assess: Callable[[Facts, int], CriterionResult] | None = None
 
     def __repr__(self):
         return f"Criterion({self.id!r})"
 
-    def result(self, status: str, reason: str) -> CriterionResult:
-        return CriterionResult(self.id, self.kind, self.text, status, reason)
+    def result(self, status: str, reason: str, answer: str = NOT_KNOWN) -> CriterionResult:
+        """`answer` is what the facts say, in a few words after the topic ("none recorded")."""
+        return CriterionResult(self.id, self.kind, self.text, status, reason, self.topic, answer)
 
     def table(self, rows: dict) -> dict:
-        """The results for each value (or key) in rows, which maps it to (status, reason)."""
-        return {key: self.result(status, reason) for key, (status, reason) in rows.items()}
+        """The results for each value (or key) in rows, which maps it to (status, reason) or
+        (status, reason, answer); the answer is "not known" when not given."""
+        return {key: self.result(*row) for key, row in rows.items()}
 
     def assessed_by(self, function):
         """Decorator: `function` assesses this criterion."""
@@ -69,7 +74,10 @@ def _modality(code: str) -> str:
 # --- indications -------------------------------------------------------------------------------
 
 LEVEL = Criterion(
-    "level", "indication", "The fracture is in the thoracolumbar spinal segment T11, T12, L1 or L2."
+    "level",
+    "indication",
+    "The fracture is in the thoracolumbar spinal segment T11, T12, L1 or L2.",
+    "Fracture level",
 )
 NO_LEVEL = LEVEL.result("unknown", "No fracture level has been given.")
 
@@ -80,19 +88,26 @@ def level(f: Facts, _max_age: int) -> CriterionResult:
         return NO_LEVEL
     outside = [lv for lv in f.levels if lv not in TREATABLE_LEVELS]
     status, shown, where = ("fail", outside, "outside") if outside else ("pass", f.levels, "within")
+    answer = ", ".join(f.levels)
     if len(shown) == 1:
-        return LEVEL.result(status, f"Level {shown[0]} is {where} T11 to L2.")
-    return LEVEL.result(status, f"Levels {_join(shown)} are {where} T11 to L2.")
+        return LEVEL.result(status, f"Level {shown[0]} is {where} T11 to L2.", answer)
+    return LEVEL.result(status, f"Levels {_join(shown)} are {where} T11 to L2.", answer)
 
 
-OSTEOPOROTIC = Criterion("osteoporotic", "indication", "The fracture is osteoporotic in origin.")
+OSTEOPOROTIC = Criterion(
+    "osteoporotic", "indication", "The fracture is osteoporotic in origin.", "Cause"
+)
 BY_CAUSE = OSTEOPOROTIC.table({
     None: ("unknown", "The cause of the fracture has not been given."),
-    "osteoporotic": ("pass", "The fracture is recorded as osteoporotic."),
-    "traumatic": ("fail", "The fracture is recorded as traumatic, not osteoporotic."),
-    "malignant": ("fail", "The fracture is recorded as malignant, not osteoporotic."),
-    "myeloma": ("fail", "The fracture is recorded as due to myeloma, not osteoporotic."),
-    "other": ("fail", "The fracture is recorded as having a cause other than osteoporosis."),
+    "osteoporotic": ("pass", "The fracture is recorded as osteoporotic.", "osteoporotic"),
+    "traumatic": ("fail", "The fracture is recorded as traumatic, not osteoporotic.",
+                  "traumatic"),
+    "malignant": ("fail", "The fracture is recorded as malignant, not osteoporotic.",
+                  "malignant"),
+    "myeloma": ("fail", "The fracture is recorded as due to myeloma, not osteoporotic.",
+                "myeloma"),
+    "other": ("fail", "The fracture is recorded as having a cause other than osteoporosis.",
+              "other than osteoporosis"),
 })  # fmt: skip
 
 
@@ -103,12 +118,14 @@ def osteoporotic(f: Facts, _max_age: int) -> CriterionResult:
 
 
 PAIN_SEVERITY = Criterion(
-    "pain_severity", "indication", "Severe pain (numeric rating ≥ 7/10) must be present."
-)
+    "pain_severity", "indication", "Severe pain (numeric rating ≥ 7/10) must be present.",
+    "Pain score",
+)  # fmt: skip
 BY_PAIN_SCORE = PAIN_SEVERITY.table({
     None: ("unknown", "No pain score has been given."),
     **{score: ("pass" if score >= MIN_PAIN_SCORE else "fail",
-               f"Pain is rated {score}/10; the criteria need {MIN_PAIN_SCORE}/10 or more.")
+               f"Pain is rated {score}/10; the criteria need {MIN_PAIN_SCORE}/10 or more.",
+               f"{score}/10")
        for score in range(11)},
 })  # fmt: skip
 
@@ -119,13 +136,16 @@ def pain_severity(f: Facts, _max_age: int) -> CriterionResult:
 
 
 OPIOID_REFRACTORY = Criterion(
-    "opioid_refractory", "indication", "Symptoms must be poorly controlled by opiate analgesia."
-)
+    "opioid_refractory", "indication", "Symptoms must be poorly controlled by opiate analgesia.",
+    "Pain on opiates",
+)  # fmt: skip
 BY_OPIOID_RESPONSE = OPIOID_REFRACTORY.table({
     None: ("unknown", "The response to opiate analgesia has not been given."),
-    "poor": ("pass", "Pain is recorded as poorly controlled by opiate analgesia."),
-    "adequate": ("fail", "Pain is recorded as adequately controlled by opiate analgesia."),
-    "not_trialled": ("fail", "Opiate analgesia has not been tried yet."),
+    "poor": ("pass", "Pain is recorded as poorly controlled by opiate analgesia.",
+             "poorly controlled"),
+    "adequate": ("fail", "Pain is recorded as adequately controlled by opiate analgesia.",
+                 "adequately controlled"),
+    "not_trialled": ("fail", "Opiate analgesia has not been tried yet.", "opiates not yet tried"),
 })  # fmt: skip
 
 
@@ -135,11 +155,11 @@ def opioid_refractory(f: Facts, _max_age: int) -> CriterionResult:
 
 
 PAIN_DURATION = Criterion(
-    "pain_duration", "indication", "Pain duration should be three weeks or less."
+    "pain_duration", "indication", "Pain duration should be three weeks or less.", "Pain began"
 )
 NO_ONSET = PAIN_DURATION.result("unknown", "The date pain began has not been given.")
 ONSET_AFTER_ASSESSMENT = PAIN_DURATION.result(
-    "unknown", "The date pain began is after the assessment date."
+    "unknown", "The date pain began is after the assessment date.", "after the assessment date"
 )
 
 
@@ -152,7 +172,7 @@ def pain_duration(f: Facts, _max_age: int) -> CriterionResult:
         return ONSET_AFTER_ASSESSMENT
     status = "pass" if days <= WINDOW_DAYS else "fail"
     return PAIN_DURATION.result(
-        status, f"Pain began {_ago(days)}; the criteria allow up to {WINDOW_DAYS} days."
+        status, f"Pain began {_ago(days)}; the criteria allow up to {WINDOW_DAYS} days.", _ago(days)
     )
 
 
@@ -161,15 +181,18 @@ ACUTE_IMAGING = Criterion(
     "indication",
     "Imaging evidence of an acute vertebral fracture is required (MRI preferred, or SPECT-CT if "
     "MRI unavailable).",
+    "Acute fracture on imaging",
 )
 IMAGING = ACUTE_IMAGING.table({
-    "none": ("unknown", "No imaging has been given."),
-    "mri_acute": ("pass", "An MRI shows an acute fracture."),
-    "spect_acute": ("pass", "A SPECT-CT shows an acute fracture and MRI is contraindicated."),
+    "none": ("unknown", "No imaging has been given.", "no imaging given"),
+    "mri_acute": ("pass", "An MRI shows an acute fracture.", "shown on MRI"),
+    "spect_acute": ("pass", "A SPECT-CT shows an acute fracture and MRI is contraindicated.",
+                    "shown on SPECT-CT, MRI contraindicated"),
     "spect_acute_mri_unknown": ("unknown", "A SPECT-CT shows an acute fracture, but whether MRI "
-                                "is contraindicated is not given."),
+                                "is contraindicated is not given.",
+                                "shown on SPECT-CT; whether MRI is contraindicated not known"),
     "spect_acute_mri_possible": ("fail", "A SPECT-CT shows an acute fracture, but MRI is not "
-                                 "contraindicated."),
+                                 "contraindicated.", "shown on SPECT-CT only, MRI possible"),
 })  # fmt: skip
 
 
@@ -193,7 +216,9 @@ def acute_imaging(f: Facts, _max_age: int) -> CriterionResult:
         return IMAGING["spect_acute_mri_unknown"]
     if not_stated:
         return ACUTE_IMAGING.result(
-            "unknown", f"Whether the {not_stated} shows an acute fracture has not been given."
+            "unknown",
+            f"Whether the {not_stated} shows an acute fracture has not been given.",
+            f"not stated on the {not_stated}",
         )
     if spect_acute:
         return IMAGING["spect_acute_mri_possible"]
@@ -204,19 +229,24 @@ def acute_imaging(f: Facts, _max_age: int) -> CriterionResult:
             "fail",
             f"Only {_join(names)} imaging is given; an acute fracture must be shown on MRI, or "
             "on SPECT-CT if MRI is contraindicated.",
+            f"not shown ({_join(names)} only)",
         )
     verb = "shows" if len(shown) == 1 else "show"
-    return ACUTE_IMAGING.result("fail", f"The {_join(shown)} {verb} no acute fracture.")
+    return ACUTE_IMAGING.result(
+        "fail", f"The {_join(shown)} {verb} no acute fracture.", f"none on the {_join(shown)}"
+    )
 
 
 # --- contraindications -------------------------------------------------------------------------
 
-COAGULOPATHY = Criterion("coagulopathy", "contraindication", "Uncorrected coagulopathy")
+COAGULOPATHY = Criterion(
+    "coagulopathy", "contraindication", "Uncorrected coagulopathy", "Coagulopathy"
+)
 BY_COAGULOPATHY = COAGULOPATHY.table({
     None: ("unknown", "Whether there is a coagulopathy has not been given."),
-    "none": ("pass", "No coagulopathy is recorded."),
-    "corrected": ("pass", "The coagulopathy is recorded as corrected."),
-    "uncorrected": ("fail", "An uncorrected coagulopathy is recorded."),
+    "none": ("pass", "No coagulopathy is recorded.", "none recorded"),
+    "corrected": ("pass", "The coagulopathy is recorded as corrected.", "corrected"),
+    "uncorrected": ("fail", "An uncorrected coagulopathy is recorded.", "uncorrected"),
 })  # fmt: skip
 
 
@@ -225,12 +255,12 @@ def coagulopathy(f: Facts, _max_age: int) -> CriterionResult:
     return BY_COAGULOPATHY.get(f.coagulopathy) or BY_COAGULOPATHY[None]
 
 
-INFECTION = Criterion("infection", "contraindication", "Infection (systemic or local)")
+INFECTION = Criterion("infection", "contraindication", "Infection (systemic or local)", "Infection")
 BY_INFECTION = INFECTION.table({
     None: ("unknown", "Whether there is an infection has not been given."),
-    "none": ("pass", "No infection is recorded."),
-    "local": ("fail", "A local infection is recorded."),
-    "systemic": ("fail", "A systemic infection is recorded."),
+    "none": ("pass", "No infection is recorded.", "none recorded"),
+    "local": ("fail", "A local infection is recorded.", "local"),
+    "systemic": ("fail", "A systemic infection is recorded.", "systemic"),
 })  # fmt: skip
 
 
@@ -241,18 +271,20 @@ def infection(f: Facts, _max_age: int) -> CriterionResult:
 
 CANAL = Criterion(
     "canal_compromise_deficit", "contraindication",
-    "Spinal canal compromise with neurological deficit",
+    "Spinal canal compromise with neurological deficit", "Spinal canal compromise",
 )  # fmt: skip
 # By (canal compromise, neurological deficit); a deficit matters only with compromise.
 BY_CANAL = CANAL.table({
     **dict.fromkeys(((None, None), (None, True), (None, False)), (
         "unknown", "Whether there is spinal canal compromise has not been given.")),
     **dict.fromkeys(((False, None), (False, True), (False, False)), (
-        "pass", "No spinal canal compromise is recorded.")),
+        "pass", "No spinal canal compromise is recorded.", "none recorded")),
     (True, None): ("unknown", "Spinal canal compromise is recorded, but whether there is a "
-                   "neurological deficit is not given."),
-    (True, True): ("fail", "Spinal canal compromise is recorded with a neurological deficit."),
-    (True, False): ("pass", "Spinal canal compromise is recorded without a neurological deficit."),
+                   "neurological deficit is not given.", "present; deficit not known"),
+    (True, True): ("fail", "Spinal canal compromise is recorded with a neurological deficit.",
+                   "present, with neurological deficit"),
+    (True, False): ("pass", "Spinal canal compromise is recorded without a neurological deficit.",
+                    "present, no neurological deficit"),
 })  # fmt: skip
 
 
@@ -261,11 +293,13 @@ def canal_compromise_deficit(f: Facts, _max_age: int) -> CriterionResult:
     return BY_CANAL.get((f.canal_compromise, f.neurological_deficit)) or BY_CANAL[(None, None)]
 
 
-HEALED_FRACTURE = Criterion("healed_fracture", "contraindication", "Chronic, healed fractures")
+HEALED_FRACTURE = Criterion(
+    "healed_fracture", "contraindication", "Chronic, healed fractures", "Healed fracture"
+)
 BY_HEALED = HEALED_FRACTURE.table({
     None: ("unknown", "Whether the fracture is chronic and healed has not been given."),
-    False: ("pass", "The fracture is not recorded as chronic and healed."),
-    True: ("fail", "The fracture is recorded as chronic and healed."),
+    False: ("pass", "The fracture is not recorded as chronic and healed.", "no"),
+    True: ("fail", "The fracture is recorded as chronic and healed.", "yes"),
 })  # fmt: skip
 
 
@@ -276,11 +310,13 @@ def healed_fracture(f: Facts, _max_age: int) -> CriterionResult:
 
 # --- pre-procedure work-up (never changes the outcome) ----------------------------------------
 
-WORKUP_MRI = Criterion("workup_mri", "workup", "MRI to confirm acuity and exclude canal compromise")
+WORKUP_MRI = Criterion(
+    "workup_mri", "workup", "MRI to confirm acuity and exclude canal compromise", "MRI"
+)
 MRI = WORKUP_MRI.table({
-    "no_imaging": ("unknown", "No imaging has been given."),
-    "mri": ("pass", "An MRI is among the imaging given."),
-    "no_mri": ("fail", "No MRI is among the imaging given."),
+    "no_imaging": ("unknown", "No imaging has been given.", "no imaging given"),
+    "mri": ("pass", "An MRI is among the imaging given.", "done"),
+    "no_mri": ("fail", "No MRI is among the imaging given.", "not done"),
 })  # fmt: skip
 
 
@@ -294,12 +330,16 @@ def workup_mri(f: Facts, _max_age: int) -> CriterionResult:
     return MRI["no_mri"]
 
 
-WORKUP_COAGULATION = Criterion("workup_coagulation", "workup", "Recent coagulation profile")
+WORKUP_COAGULATION = Criterion(
+    "workup_coagulation", "workup", "Recent coagulation profile", "Coagulation profile"
+)
 NO_COAG_PROFILE = WORKUP_COAGULATION.result(
     "unknown", "The date of the latest coagulation profile has not been given."
 )
 COAG_AFTER_ASSESSMENT = WORKUP_COAGULATION.result(
-    "unknown", "The coagulation profile is dated after the assessment date."
+    "unknown",
+    "The coagulation profile is dated after the assessment date.",
+    "after the assessment date",
 )
 
 
@@ -313,16 +353,21 @@ def workup_coagulation(f: Facts, max_age: int) -> CriterionResult:
     return WORKUP_COAGULATION.result(
         "pass" if days <= max_age else "fail",
         f"The coagulation profile is from {_ago(days)}; up to {_days(max_age)} is accepted.",
+        f"from {_ago(days)}",
     )
 
 
 WORKUP_ANTICOAGULATION = Criterion(
-    "workup_anticoagulation", "workup", "Review of anticoagulation/antiplatelet therapy"
+    "workup_anticoagulation",
+    "workup",
+    "Review of anticoagulation/antiplatelet therapy",
+    "Anticoagulants and antiplatelets",
 )
 BY_REVIEWED = WORKUP_ANTICOAGULATION.table({
     None: ("unknown", "Whether anticoagulants and antiplatelets were reviewed is not given."),
-    True: ("pass", "Anticoagulant and antiplatelet medicines have been reviewed."),
-    False: ("fail", "Anticoagulant and antiplatelet medicines have not been reviewed yet."),
+    True: ("pass", "Anticoagulant and antiplatelet medicines have been reviewed.", "reviewed"),
+    False: ("fail", "Anticoagulant and antiplatelet medicines have not been reviewed yet.",
+            "not reviewed yet"),
 })  # fmt: skip
 
 

@@ -21,6 +21,10 @@ class CriterionResult(NamedTuple):
     text: str
     status: str  # pass (favourable), fail (unfavourable) or unknown (not enough facts)
     reason: str  # one plain sentence for the doctor
+    # What the criterion is about and the facts' answer, to read as one statement
+    # ("Coagulopathy: none recorded") that cannot be mistaken for the patient having it.
+    topic: str = ""
+    answer: str = ""
 
 
 class Advisory(NamedTuple):
@@ -56,7 +60,15 @@ class Result:
         return {
             "outcome": self.outcome,
             "criteria": [
-                {"id": c.id, "kind": c.kind, "text": c.text, "status": c.status, "reason": c.reason}
+                {
+                    "id": c.id,
+                    "kind": c.kind,
+                    "text": c.text,
+                    "status": c.status,
+                    "reason": c.reason,
+                    "topic": c.topic,
+                    "answer": c.answer,
+                }
                 for c in self.criteria
             ],
             "advisories": [{"id": a.id, "message": a.message} for a in self.advisories],

@@ -1,16 +1,12 @@
-"""What every page's template gets: the navigation for the user's roles, and the practice's
-contact details."""
+"""What every page's template gets: the navigation for the user's roles, the practice's
+identity and contact details."""
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
 from portal import roles
 from portal.models import PracticeProfile
-
-
-def practice(request):
-    """The practice's contact details, read only by a page that shows them (one query)."""
-    return {"practice": SimpleLazyObject(PracticeProfile.load)}
 
 
 def navigation(request):
@@ -36,3 +32,40 @@ def navigation(request):
             for name, label in links
         ]
     }
+
+
+def practice_identity() -> dict:
+    """The practice's name and contact details (the PracticeProfile row its admins edit at
+    /practice/), with its logo (a static path) and colour from settings (PRACTICE_LOGO,
+    PRACTICE_COLOUR): for pages, emails, letters and the packet's cover alike."""
+    profile = PracticeProfile.load()
+    colour = settings.PRACTICE_COLOUR
+    return {
+        "name": profile.name,
+        "urgent_phone": profile.urgent_phone,
+        "fax": profile.fax,
+        "address": profile.address,
+        "hours": profile.hours,
+        "contact_line": profile.contact_line,
+        "logo": settings.PRACTICE_LOGO,
+        "colour": colour,
+        "text_colour": _readable_on(colour),
+    }
+
+
+def _readable_on(colour: str) -> str:
+    """White or near-black, whichever reads better on `colour` (WCAG relative luminance)."""
+
+    def channel(hex_pair: str) -> float:
+        c = int(hex_pair, 16) / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(colour[i : i + 2]) for i in (1, 3, 5))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.05) else "#111111"
+
+
+def practice(request):
+    """The practice's identity for every page (header, sign-in page, footer), read once a
+    request and only by a page that shows it."""
+    return {"practice": SimpleLazyObject(practice_identity)}

@@ -47,6 +47,17 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def env_colour(name: str, default: str) -> str:
+    """A colour as #rrggbb."""
+    value = (os.environ.get(name) or "").strip() or default
+    if not _COLOUR.fullmatch(value):
+        raise ImproperlyConfigured(f"{name} must be a colour written #rrggbb; got {value!r}")
+    return value.lower()
+
+
 _RATE = re.compile(r"[1-9][0-9]*/([1-9][0-9]*)?[smhd]")
 
 

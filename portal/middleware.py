@@ -127,7 +127,7 @@ class SessionLimitsMiddleware:
 
 
 EXEMPT_PREFIXES = ("/accounts/login/", "/accounts/logout/", "/accounts/two-factor/", "/static/",
-                   "/healthz", "/readyz", "/metrics")  # fmt: skip
+                   "/healthz", "/readyz", "/metrics", "/practice.css")  # fmt: skip
 
 
 def two_factor_required(user) -> bool:

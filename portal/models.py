@@ -226,6 +226,14 @@ class PracticeProfile(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def contact_line(self) -> str:
+        """One line under the practice's name (sign-in page, the packet's cover)."""
+        parts = [f"Urgent cases {self.urgent_phone}"]
+        if self.fax:
+            parts.append(f"Fax {self.fax}")
+        return " · ".join(parts)
+
     @classmethod
     def load(cls) -> "PracticeProfile":
         """The one row, made from the settings' defaults the first time it is needed."""

@@ -13,6 +13,7 @@ from kombu import Exchange, Queue
 
 from portal.env import (
     env_bool,
+    env_colour,
     env_database,
     env_email,
     env_int,
@@ -53,6 +54,10 @@ PRACTICE_URGENT_PHONE = env_str("PRACTICE_URGENT_PHONE") or "03 9000 0001"
 PRACTICE_FAX = env_str("PRACTICE_FAX") or "03 9000 0002"
 PRACTICE_ADDRESS = env_str("PRACTICE_ADDRESS") or "1 Example Parade, Parkville VIC 3052"
 PRACTICE_HOURS = env_str("PRACTICE_HOURS") or "Monday to Friday, 8 am to 5 pm"
+# Its look, in the header, the sign-in page, emails, letters and the packet's cover
+# (portal.context_processors.practice_identity). The logo is a path under static/.
+PRACTICE_LOGO = env_str("PRACTICE_LOGO", "img/practice-logo.svg")
+PRACTICE_COLOUR = env_colour("PRACTICE_COLOUR", "#0b3d66")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -247,6 +252,11 @@ DEFAULT_FROM_EMAIL = (
 )
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+
+# The audit page folds one person's autosaves of one section into one row while each comes
+# within this many minutes of the last (one sitting).
+AUDIT_FOLD_MINUTES = env_int("AUDIT_FOLD_MINUTES", 30, minimum=0)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -406,8 +416,6 @@ HL7_SEND_TIMEOUT = env_int("HL7_SEND_TIMEOUT", 30, minimum=1)
 HL7_LISTEN_THREADS = env_int("HL7_LISTEN_THREADS", 8, minimum=1)
 HL7_APPLICATION = env_str("HL7_APPLICATION") or "VPPORTAL"
 HL7_FACILITY = env_str("HL7_FACILITY") or "Vertebroplasty Practice"
-PRACTICE_NAME = env_str("PRACTICE_NAME") or "Vertebroplasty Practice"
-PRACTICE_CONTACT = env_str("PRACTICE_CONTACT") or "Phone 02 5550 1234 · referrals@practice.example"
 CELERY_BEAT_SCHEDULE["hl7-inbox"] = {
     "task": "referrals.hl7_inbox",
     "schedule": float(HL7_INBOX_SECONDS),

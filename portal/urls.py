@@ -43,6 +43,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("practice/", views.practice_profile, name="practice_profile"),
+    path("practice.css", views.practice_css, name="practice_css"),
     path("", include("eligibility.urls")),
     path("", include("referrals.urls")),
     path("admin/", admin.site.urls),

@@ -5,12 +5,13 @@ import logging
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django_ratelimit.core import is_ratelimited
 
 from portal.audit import audit_record
+from portal.context_processors import practice_identity
 from portal.forms import (
     EmailAuthenticationForm,
     EmailPasswordResetForm,
@@ -99,6 +100,19 @@ def home(request):
     if request.user.is_superuser:
         return redirect("admin:index")
     return render(request, "portal/no_role.html", status=403)
+
+
+def practice_css(request):
+    """The practice's colours (PRACTICE_COLOUR) as CSS custom properties: a stylesheet, since
+    the Content Security Policy allows no inline style."""
+    identity = practice_identity()
+    body = (
+        f":root {{ --portal-colour: {identity['colour']}; "
+        f"--portal-on-colour: {identity['text_colour']}; }}\n"
+    )
+    response = HttpResponse(body, content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 def signup(request):

@@ -166,6 +166,19 @@ def referral_can_edit(referral: Referral) -> bool:
     return referral.status in (S.DRAFT, S.INFO_REQUESTED)
 
 
+def changed_field_names(form) -> list[str]:
+    """What a section's save changed, as the form labels it ("pain score", "imaging studies")."""
+    if hasattr(form, "imaging"):  # the imaging section: two formsets
+        parts = (("imaging studies", form.imaging), ("medicines", form.medicines))
+        return [name for name, part in parts if part.has_changed()]
+    names = []
+    for name in form.changed_data:
+        label = str(form.fields[name].label or name).removesuffix(" *").rstrip("?")
+        # "Pain score now" reads "pain score now" mid-sentence; "INR" stays "INR".
+        names.append(label if label[1:2].isupper() else label[:1].lower() + label[1:])
+    return names
+
+
 def referral_save_section(*, referral: Referral, section: str, form) -> bool:
     """Save a section from its validated form. Input that does not validate yet is kept as the
     form gives it (`form.raw_input()`) in draft_data, so nothing typed is lost.
@@ -183,11 +196,12 @@ def referral_save_section(*, referral: Referral, section: str, form) -> bool:
                 draft_data=draft, updated_at=timezone.now()
             )
             if form.has_changed():
+                # The names of the fields changed, never their values (SPEC 10).
                 audit_record(
                     action="referral_changed",
                     referral=referral,
                     actor=referral.referrer,
-                    detail=f"{section} edited",
+                    detail=f"{section} edited: {', '.join(changed_field_names(form))}",
                 )
         referral.draft_data = draft
         return True

@@ -156,8 +156,8 @@ def _search(queryset, q: str):
     return queryset
 
 
-# What the queue and its CSV show: only these columns are read (no JSON decoded, no free text
-# loaded), and the IR's name is joined in.
+# What the queue and its CSV show: only these columns are read (no free text loaded; the one
+# JSON is the stored result, for the criteria not met), and the IR's name is joined in.
 QUEUE_COLUMNS = (
     "uuid",
     "reference",
@@ -167,6 +167,7 @@ QUEUE_COLUMNS = (
     "patient_dob",
     "levels",
     "eligibility_outcome",
+    "eligibility",
     "pain_onset",
     "submitted_at",
     "possible_duplicate",

@@ -76,6 +76,7 @@ def noisy_pdf_bytes(side=700) -> bytes:
 def dicom_image_bytes(side=64) -> bytes:
     """A DICOM MR image with real 16-bit pixel data (a gradient), for the packet's frame."""
     ds = mr_dataset(study_date="20261120", description="MRI THORACOLUMBAR SPINE")
+    ds.StudyTime = "093015.25"
     ds.Rows = side
     ds.Columns = side
     ds.SamplesPerPixel = 1

@@ -89,9 +89,7 @@ def test_the_whole_journey(page, referrer, admin_user, radiologist, private_medi
         wait_for_packet(referral, 2)
         sign_in(page, radiologist.email)
         page.wait_for_url("**/reviews/")
-        assert (
-            "Awaiting your review" in page.get_by_role("row", name=referral.reference).inner_text()
-        )
+        assert "Awaiting IR review" in page.get_by_role("row", name=referral.reference).inner_text()
         assert_accessible(page)
         page.get_by_role("link", name=referral.reference).click()
         frame = page.locator("iframe.packet-frame")

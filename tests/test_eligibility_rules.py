@@ -527,7 +527,9 @@ def test_as_dict_round_trips_through_json():
         "outcome", "criteria", "advisories", "window_closes_on", "assessed_on", "criteria_version",
     }  # fmt: skip
     assert [c["id"] for c in data["criteria"]] == [c.id for c in CRITERIA]
-    assert set(data["criteria"][0]) == {"id", "kind", "text", "status", "reason"}
+    assert set(data["criteria"][0]) == {
+        "id", "kind", "text", "status", "reason", "topic", "answer",
+    }  # fmt: skip
     assert [a["id"] for a in data["advisories"]] == ["suspected_malignancy"]
     assert data["assessed_on"] == "2026-03-10"
     assert data["window_closes_on"] == "2026-03-21"

@@ -405,7 +405,7 @@ def test_my_reviews_lists_what_is_assigned_to_me_awaiting_first(
     html = client.get(reverse("review_list")).content.decode()
     assert html.index(mine.reference) < html.index(approved.reference)
     assert theirs.reference not in html
-    assert "Awaiting your review" in html
+    assert "Awaiting IR review" in html
     page = client.get(reverse("referral_detail", args=[mine.uuid])).content.decode()
     assert "Suitable: approve for the procedure" in page
 

@@ -39,3 +39,23 @@ class DateInput(forms.DateInput):
 
     def __init__(self, **kwargs):
         super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+CHOOSE = "Choose…"
+
+
+def choose_prompt(form) -> None:
+    """Every drop-down's empty choice reads "Choose…" (Django's "---------" and "—" do not say
+    what to do); radio groups keep theirs ("Not known" is an answer), as do choices that mean
+    something ("No preference")."""
+    for field in form.fields.values():
+        widget = field.widget
+        if not isinstance(widget, forms.Select) or isinstance(widget, forms.RadioSelect):
+            continue
+        if isinstance(field, forms.ModelChoiceField):
+            if field.empty_label is not None and field.empty_label.startswith(("-", "—")):
+                field.empty_label = CHOOSE
+            continue
+        choices = list(field.choices)
+        if choices and choices[0][0] in ("", None) and str(choices[0][1]).startswith(("-", "—")):
+            field.choices = [("", CHOOSE), *choices[1:]]

@@ -15,7 +15,13 @@ from portal.validators import (
     validate_ihi,
     validate_medicare_number,
 )
-from referrals.forms.fields import ACCEPT, DateInput, TriStateField, not_in_future
+from referrals.forms.fields import (
+    ACCEPT,
+    DateInput,
+    TriStateField,
+    choose_prompt,
+    not_in_future,
+)
 from referrals.intake import REQUIRED_TO_SUBMIT
 from referrals.models import Attachment, ImagingStudy, Medicine, Referral, Site
 
@@ -46,6 +52,7 @@ class SectionForm(forms.ModelForm):
             field.required = False
             if name in REQUIRED_TO_SUBMIT and not str(field.label).endswith("*"):
                 field.label = f"{field.label} *"
+        choose_prompt(self)
 
     def raw_input(self) -> dict[str, list[str]]:
         return raw_input(self.data)
@@ -225,7 +232,7 @@ class ClinicalForm(SectionForm):
             "infection": forms.RadioSelect,
             "pain_onset": DateInput(),
             "coag_profile_on": DateInput(),
-            "history": forms.Textarea(attrs={"rows": 4}),
+            "history": forms.Textarea(attrs={"rows": 2}),
             "current_analgesia": forms.Textarea(attrs={"rows": 2}),
             "allergies": forms.Textarea(attrs={"rows": 2}),
             "osteoporosis_treatment": forms.Textarea(attrs={"rows": 2}),
@@ -297,6 +304,10 @@ class ClinicalForm(SectionForm):
 class ImagingStudyForm(forms.ModelForm):
     acute_fracture = TriStateField(label="Acute fracture seen?")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choose_prompt(self)
+
     class Meta:
         model = ImagingStudy
         fields = ["modality", "performed_on", "acute_fracture", "location"]
@@ -310,6 +321,10 @@ class ImagingStudyForm(forms.ModelForm):
 
 
 class MedicineForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choose_prompt(self)
+
     class Meta:
         model = Medicine
         fields = ["kind", "name", "dose", "plan"]

@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from eligibility.labels import OUTCOME_LABELS
 from portal.models import User
 from portal.roles import RADIOLOGIST
 from referrals.forms.fields import DateInput
@@ -119,9 +120,8 @@ class QueueFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         label="Eligibility",
         required=False,
-        choices=[("", "Any"), ("eligible", "Meets the criteria"),
-                 ("incomplete", "Not enough information"), ("ineligible", "Outside the criteria")],
-    )  # fmt: skip
+        choices=[("", "Any"), *OUTCOME_LABELS.items()],
+    )
     site = forms.ModelChoiceField(
         label="Hospital", required=False, queryset=Site.objects.none(), empty_label="Any"
     )

@@ -23,6 +23,7 @@ from django.core.files.base import ContentFile
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from portal.context_processors import practice_identity
 from referrals import outbox
 from referrals.hl7 import protocol
 from referrals.hl7.protocol import Raw, add_segment
@@ -128,11 +129,12 @@ def _paragraphs(referral: Referral, event: str) -> tuple[list[str], list[str], s
 
 def letter_html(referral: Referral, event: str) -> str:
     doctor = referral.external_referrer
+    practice = practice_identity()
     paragraphs, items, advice = _paragraphs(referral, event)
     name = doctor.name if doctor else ""
     return render_to_string("letters/letter.html", {
         "referral": referral, "referrer": doctor, "title": LETTER_EVENTS[event],
-        "practice_name": settings.PRACTICE_NAME, "practice_contact": settings.PRACTICE_CONTACT,
+        "practice_name": practice["name"], "practice_contact": practice["contact_line"],
         "today": timezone.localdate(), "doctor_name": f"Dr {name}" if name else "",
         "salutation": f"Dear Dr {doctor.family_name}," if doctor and doctor.family_name
         else "Dear Doctor,",
@@ -163,8 +165,8 @@ def letter_message(letter: Letter, referral: Referral, pdf: bytes) -> str:
         7: Raw(now[:8]), 10: ["", LETTER_EVENTS[letter.event]], 11: _their_reference(referral),
     })  # fmt: skip
     add_segment(message, "PRD", {
-        1: ["RP", "Referring Provider", "HL70286"], 2: [settings.PRACTICE_NAME],
-        4: ["", "", "", settings.PRACTICE_NAME], 7: _our_id(),
+        1: ["RP", "Referring Provider", "HL70286"], 2: [practice_identity()["name"]],
+        4: ["", "", "", practice_identity()["name"]], 7: _our_id(),
     })  # fmt: skip
     add_segment(message, "PRD", {
         1: ["IR", "Intended Recipient", "HL70286"],

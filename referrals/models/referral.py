@@ -97,13 +97,38 @@ DECLINE_ADVICE = {
 }
 
 
+# Each transition as the sentence the audit trail and timeline print, by (from, to) or, failing
+# that, by the new status. With Referral.Status's labels, the one vocabulary of statuses: every
+# page, the packet and the CSV print these, never the codes.
+TRANSITION_SENTENCES = {
+    ("draft", "submitted"): "Sent the referral to the practice",
+    ("info_requested", "submitted"): "Answered the request for more information",
+    ("booked", "approved"): "Cancelled the booking to rebook",
+    "draft": "Started the referral",
+    "submitted": "Sent the referral to the practice",
+    "info_requested": "Requested more information",
+    "accepted": "Accepted the referral and assigned an interventional radiologist",
+    "approved": "Found the patient suitable",
+    "booked": "Booked the procedure",
+    "completed": "Recorded the procedure as completed",
+    "declined": "Declined the referral",
+    "withdrawn": "Withdrew the referral",
+}
+
+
+def transition_sentence(from_status: str, to_status: str) -> str:
+    return TRANSITION_SENTENCES.get(
+        (from_status, to_status), TRANSITION_SENTENCES.get(to_status, "Changed the status")
+    )
+
+
 class Referral(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         SUBMITTED = "submitted", "Submitted"
         INFO_REQUESTED = "info_requested", "Information requested"
-        ACCEPTED = "accepted", "Accepted"
-        APPROVED = "approved", "Approved"
+        ACCEPTED = "accepted", "Awaiting IR review"
+        APPROVED = "approved", "Approved by the IR"
         BOOKED = "booked", "Booked"
         COMPLETED = "completed", "Completed"
         DECLINED = "declined", "Declined"

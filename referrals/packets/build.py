@@ -14,8 +14,10 @@ from pathlib import Path
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.formats import date_format
 from pypdf import PdfReader, PdfWriter
 
+from eligibility.labels import outcome_label
 from referrals.file_checks import format_count, sha256_file
 from referrals.models import Attachment, Referral
 from referrals.packets.parts import attachments_prepare
@@ -48,6 +50,7 @@ def packet_context(referral: Referral) -> dict:
         "profile": getattr(referral.referrer, "referrer_profile", None),
         "age": referral.patient_age(today),
         "eligibility": referral.eligibility,
+        "outcome_label": outcome_label((referral.eligibility or {}).get("outcome")),
         "outstanding": [
             c
             for c in (referral.eligibility or {}).get("criteria", [])
@@ -59,6 +62,19 @@ def packet_context(referral: Referral) -> dict:
         "requests": requests_and_answers(referral, attachments),
         "generated_at": timezone.localtime(),
     }
+
+
+def patient_identity(referral: Referral) -> str:
+    """The patient as every page of the packet names them: "Joan Sample · born 9 Mar 1944 ·
+    Medicare 2950 12348 1/2"."""
+    parts = [referral.patient_name or "Patient not named"]
+    if referral.patient_dob:
+        parts.append(f"born {date_format(referral.patient_dob, 'j M Y')}")
+    if referral.medicare_number:
+        number = referral.medicare_number
+        irn = f"/{referral.medicare_irn}" if referral.medicare_irn else ""
+        parts.append(f"Medicare {number[:4]} {number[4:9]} {number[9:]}{irn}")
+    return " \u00b7 ".join(parts)
 
 
 def build_packet(referral: Referral, output: Path, *, version: int | None = None) -> dict:
@@ -83,7 +99,7 @@ def build_packet(referral: Referral, output: Path, *, version: int | None = None
                 PdfReader(part),
                 outline_item=f"{attachment.get_kind_display()}: {attachment.original_name}",
             )
-        stamp(writer, referral.reference)
+        stamp(writer, referral.reference, patient=patient_identity(referral))
         writer.add_metadata(
             {"/Title": f"Referral packet {referral.reference}", "/Producer": "Referral portal"}
         )

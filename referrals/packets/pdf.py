@@ -66,8 +66,13 @@ HELVETICA_WIDTHS = {" ": 278, "P": 667, "a": 556, "g": 556, "e": 556, "o": 556, 
 STAMP_FONT = "/PortalStamp"
 
 
-def stamp(writer: PdfWriter, reference: str) -> None:
-    """The reference and "page x of y" at the foot of every page, appended ones included.
+STAMP_PATIENT_MAX = 90  # characters of the patient's line kept, so it never meets "Page x of y"
+
+
+def stamp(writer: PdfWriter, reference: str, *, patient: str = "") -> None:
+    """The reference, the patient (name, date of birth, Medicare number: whoever holds a loose
+    page knows whose it is) and "page x of y" at the foot of every page, appended ones
+    included, on a white strip so a document's own content cannot hide them.
 
     Each page's own content is wrapped in q ... Q (so whatever state it leaves does not move
     the stamp), and the stamp is drawn upright at the bottom of the page as it is shown, whatever
@@ -86,13 +91,19 @@ def stamp(writer: PdfWriter, reference: str) -> None:
         )
     )
     save = _content(writer, b"q\n")
-    reference_text = _pdf_string(f"Referral {reference}")
+    line = f"Referral {reference}"
+    if patient:
+        patient = patient if len(patient) <= STAMP_PATIENT_MAX else patient[:88] + "..."
+        line = f"{line} \u00b7 {patient}"
+    reference_text = _pdf_string(line)
     for number, page in enumerate(writer.pages, start=1):
         matrix, width = _upright(page)
         label = f"Page {number} of {total}"
         label_width = sum(HELVETICA_WIDTHS[c] for c in label) * STAMP_FONT_SIZE / 1000
         ops = (
             f"Q q {' '.join(f'{v:.4f}' for v in matrix)} cm "
+            f"1 g {STAMP_MARGIN - 2:.2f} {STAMP_BASELINE - 2.5:.2f} "
+            f"{width - 2 * STAMP_MARGIN + 4:.2f} {STAMP_FONT_SIZE + 4:.2f} re f "
             f"BT {STAMP_FONT} {STAMP_FONT_SIZE} Tf 0.2 g "
             f"{STAMP_MARGIN:.2f} {STAMP_BASELINE:.2f} Td {reference_text} Tj "
             f"{width - 2 * STAMP_MARGIN - label_width:.2f} 0 Td {_pdf_string(label)} Tj ET Q\n"
@@ -130,9 +141,20 @@ def _upright(page) -> tuple[tuple[float, ...], float]:
 
 
 def _pdf_string(text: str) -> str:
-    """A PDF literal string of printable ASCII (a reference is; anything else becomes ?)."""
-    printable = "".join(c if " " <= c <= "~" else "?" for c in text)
-    return "(" + printable.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+    """A PDF literal string in the stamp font's WinAnsi encoding (cp1252: accented names
+    print as written); a character it lacks becomes ?, and each byte past ASCII an escape."""
+    out = []
+    for byte in text.encode("cp1252", errors="replace"):
+        char = chr(byte)
+        if char in "\\()":
+            out.append("\\" + char)
+        elif 32 <= byte <= 126:
+            out.append(char)
+        elif byte >= 128:
+            out.append(f"\\{byte:03o}")
+        else:
+            out.append("?")
+    return "(" + "".join(out) + ")"
 
 
 def _content(writer: PdfWriter, data: bytes):

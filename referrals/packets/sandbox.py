@@ -195,6 +195,7 @@ def _dicom(path: str, out: str) -> dict:
     summary = {
         "modality": str(ds.get("Modality", "") or ""),
         "study_date": str(ds.get("StudyDate", "") or ""),
+        "study_time": str(ds.get("StudyTime", "") or ""),
         "description": str(ds.get("StudyDescription", "") or ds.get("SeriesDescription", "")),
         "body_part": str(ds.get("BodyPartExamined", "") or ""),
     }

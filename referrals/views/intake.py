@@ -3,6 +3,7 @@ criteria panel, the documents and review steps, withdrawing, answering a request
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,7 +32,7 @@ from referrals.intake import (
     referral_missing_for_submit,
     referral_save_section,
 )
-from referrals.models import Referral
+from referrals.models import Attachment, ImagingStudy, Medicine, Referral
 from referrals.selectors import current_attachments, possible_duplicates, referrals_for_dashboard
 from referrals.views.referral import panel_context, render_detail
 
@@ -60,6 +61,50 @@ def _section_form(section: str, referral: Referral, data=None):
     return FORMS[section](data, instance=referral)
 
 
+# The task list's words for a section's state (GOV.UK's task list pattern).
+COMPLETED, NEEDS_ATTENTION, NOT_STARTED = "Completed", "Needs attention", "Not started"
+READY = "Ready to send"
+
+
+def _filled(referral: Referral, names) -> bool:
+    return any(getattr(referral, name) not in (None, "", [], False) for name in names)
+
+
+def section_states(referral: Referral) -> dict[str, str]:
+    """Each section's state for the task list: completed, needs attention (input kept that
+    does not validate, or something needed to send it is missing) or not started. One query
+    (whether studies, medicines and documents exist)."""
+    found = (
+        Referral.objects.filter(pk=referral.pk)
+        .annotate(
+            has_imaging=Exists(ImagingStudy.objects.filter(referral=OuterRef("pk"))),
+            has_medicines=Exists(Medicine.objects.filter(referral=OuterRef("pk"))),
+            has_documents=Exists(Attachment.objects.filter(referral=OuterRef("pk"))),
+        )
+        .values("has_imaging", "has_medicines", "has_documents")
+        .first()
+    ) or {}
+    kept = referral.draft_data or {}
+    missing = {section for section, _field, _message in referral_missing_for_submit(referral)}
+    states = {}
+    for section, form in (("patient", PatientForm), ("clinical", ClinicalForm)):
+        if section in kept or (section in missing and _filled(referral, form._meta.fields)):
+            states[section] = NEEDS_ATTENTION
+        elif section in missing:
+            states[section] = NOT_STARTED
+        else:
+            states[section] = COMPLETED
+    if "imaging" in kept:
+        states["imaging"] = NEEDS_ATTENTION
+    elif found.get("has_imaging") or found.get("has_medicines"):
+        states["imaging"] = COMPLETED
+    else:
+        states["imaging"] = NOT_STARTED
+    states["documents"] = COMPLETED if found.get("has_documents") else NOT_STARTED
+    states["review"] = NEEDS_ATTENTION if missing else READY
+    return states
+
+
 def _editable_or_redirect(request, referral):
     if referral_can_edit(referral):
         return None
@@ -75,6 +120,7 @@ def _section_context(request, referral, section, **extra):
         "section": section,
         "section_title": titles[section],
         "sections": SECTIONS,
+        "section_states": section_states(referral),
         "next_section": SECTIONS[index + 1][0] if index + 1 < len(SECTIONS) else None,
         "profile": getattr(request.user, "referrer_profile", None),
         "age": referral.patient_age(timezone.localdate()),

@@ -1,6 +1,8 @@
 """The referral page, which every role shares (what each may see and do differs), and its audit
 trail for the practice's admins."""
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, prefetch_related_objects
@@ -8,7 +10,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from portal.audit import audit_record
+from portal.models import User
 from portal.roles import ADMIN, has_role, role_required
+from referrals import audit_trail
 from referrals.access import referral_for_user
 from referrals.actions import actions_for
 from referrals.attachments import document_checklist, referral_can_add_documents
@@ -120,12 +124,38 @@ def render_detail(
 
 @role_required(ADMIN)
 def referral_audit(request, referral_uuid):
-    """The practice admin's view of one referral's audit trail, newest first."""
+    """The practice admin's view of one referral's audit trail, newest first, in sentences,
+    one sitting's edits of a section folded into one row; filtered by kind and person."""
     referral = referral_for_user(request.user, referral_uuid, action="view")
-    events = referral.audit_events.select_related("actor").order_by("-at", "-id")
-    page = Paginator(events, AUDIT_EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    kind, person = request.GET.get("kind", ""), request.GET.get("person", "")
+    people = list(User.objects.filter(audit_events__referral=referral).distinct().order_by("email"))
+    kinds = audit_trail.kind_choices()
+    problems = []
+    if kind and kind not in dict(kinds):
+        problems.append("That kind of event is not one of the list; showing every kind.")
+        kind = ""
+    if person and person not in {str(p.pk) for p in people}:
+        problems.append("That person has done nothing recorded here; showing everyone.")
+        person = ""
+    events = audit_trail.filter_events(
+        referral.audit_events.select_related("actor").order_by("-at", "-id"),
+        kind=kind,
+        person=person,
+    )
+    rows = audit_trail.audit_rows(events)
+    page = Paginator(rows, AUDIT_EVENTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "portal/audit_list.html",
-        {"referral": referral, "events": page.object_list, "page": page},
+        {
+            "referral": referral,
+            "rows": page.object_list,
+            "page": page,
+            "kinds": kinds,
+            "people": people,
+            "kind": kind,
+            "person": person,
+            "problems": problems,
+            "query": urlencode({k: v for k, v in (("kind", kind), ("person", person)) if v}),
+        },
     )

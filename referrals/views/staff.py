@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from eligibility.labels import statements
 from portal.audit import audit_record
 from portal.roles import ADMIN, RADIOLOGIST, has_role, role_required
 from referrals import workflow
@@ -71,6 +72,14 @@ def _window(closes, today) -> dict | None:
     }
 
 
+def _concerns(stored) -> list[dict]:
+    return [
+        s
+        for s in statements((stored or {}).get("criteria"))
+        if s["status"] == "fail" and s["kind"] != "workup"
+    ]
+
+
 # One reverse() for the page: each row's link is this URL with the row's UUID in the slot.
 _UUID_SLOT = "00000000-0000-0000-0000-000000000000"
 
@@ -102,6 +111,8 @@ def queue_rows(referrals, today) -> list[dict]:
                 "outcome": r.eligibility_outcome,
                 "outcome_colour": outcome_colour,
                 "outcome_label": outcome_label,
+                # Each indication or contraindication not met, as its statement.
+                "concerns": _concerns(r.eligibility),
                 "window": _window(closes, today),
                 "closes": closes,
                 "days_left": (closes - today).days if closes else None,

@@ -61,3 +61,37 @@
     }
   });
 })();
+
+// The criteria panel: on a wide screen always open (it sits sticky beside the form); on a
+// phone a summary bar at the top that the doctor expands. The panel is replaced on each
+// autosave (htmx), so the doctor's choice is kept here and given back to the new one.
+(function () {
+  "use strict";
+  var wide = window.matchMedia("(min-width: 992px)");
+  var expanded = false;
+
+  function apply() {
+    var details = document.getElementById("criteria-summary");
+    if (details) {
+      details.open = wide.matches || expanded;
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var summary = event.target.closest && event.target.closest("#criteria-summary > summary");
+    if (!summary) {
+      return;
+    }
+    event.preventDefault();
+    if (!wide.matches) {
+      expanded = !expanded;
+      apply();
+    }
+  });
+  document.addEventListener("htmx:oobAfterSwap", apply);
+  document.addEventListener("htmx:afterSettle", apply);
+  if (wide.addEventListener) {
+    wide.addEventListener("change", apply);
+  }
+  apply();
+})();
