@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('referrals', '0009_outbox_fields'),
+        ('referrals', '0011_hl7'),
     ]
 
     operations = [

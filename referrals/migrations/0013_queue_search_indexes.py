@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('referrals', '0009_outbox_fields'),
+        ('referrals', '0012_day_at_the_practice'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('referrals', '0009_outbox_fields'),
+        ('referrals', '0013_queue_search_indexes'),
     ]
 
     operations = [
