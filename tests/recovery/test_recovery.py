@@ -160,12 +160,14 @@ def test_after_a_broker_outage_everything_is_done_within_a_minute_of_its_return(
     print(
         f"\n[recovery] broker outage {time.monotonic() - down - took:.0f}s "
         f"({'AOF' if appendonly else 'no persistence'}): {len(before)} referrals before, "
-        f"{len(during)} during (slowest submission {slowest:.2f}s); unfinished at return "
-        f"{waiting[0]} packets, {waiting[1]} emails; all done {took:.1f}s after Redis returned "
-        f"(target {TARGET_SECONDS}s); publishes per packet "
+        f"{len(during)} during (slowest upload and submission {slowest:.2f}s); unfinished "
+        f"at return {waiting[0]} packets, {waiting[1]} emails; all done {took:.1f}s after "
+        f"Redis returned (target {TARGET_SECONDS}s); publishes per packet "
         f"{sorted(packets.values_list('publish_count', flat=True))}"
     )
-    assert slowest < 3, f"a submission waited {slowest:.1f}s on the broker"
+    # An upload (checked in a child process) and a submission, with the broker refusing each
+    # publish at once: no wait on the broker's timeouts.
+    assert slowest < 5, f"an upload and submission took {slowest:.1f}s with the broker down"
     assert took <= TARGET_SECONDS, f"recovery took {took:.1f}s"
     # Once each: one packet a referral, one email a recipient.
     assert sorted(packets.values_list("version", flat=True)) == [1] * len(everything)
