@@ -66,8 +66,8 @@ test: lint security
 	$(BIN)/pytest
 
 # Recovery after faults (issue 14): a Redis of the tests' own stopped for OUTAGE_SECONDS (60) and
-# restarted, a worker SIGKILLed mid-render; prints the recovery times. Needs PostgreSQL
-# (DATABASE_URL) and redis-server; about four minutes.
+# restarted, a worker (then a pool process) SIGKILLed mid-render; prints the recovery times.
+# Needs PostgreSQL (DATABASE_URL) and redis-server; about five minutes.
 test-recovery: setup
 	RECOVERY_TESTS=1 $(BIN)/pytest tests/recovery -s
 
