@@ -10,7 +10,7 @@ export PORT
 # Development defaults; production sets DEBUG=0 and the rest in the environment.
 export DEBUG ?= 1
 
-.PHONY: run test setup lint security migrate seed worker lock clean bench
+.PHONY: run test test-recovery setup lint security migrate seed worker lock clean bench
 
 # semgrep lives in its own environment: its pins clash with the project's (click).
 SEMGREP_VENV := .venv-semgrep
@@ -32,14 +32,15 @@ migrate: setup
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
-# Web server and a real Celery worker (with the beat scheduler embedded). Ctrl-C stops both.
+# Web server and a real Celery worker (with the beat scheduler embedded) consuming both queues:
+# "celery" (renders, emails) and "control" (the sweeps). Ctrl-C stops both.
 run: seed
 	@echo ""
 	@echo "  Portal:  http://127.0.0.1:$(PORT)/   (Ctrl-C stops the web server and the worker)"
 	@echo "  HL7:     inbox var/hl7/inbox/, letters var/hl7/outbox/$(if $(HL7_PORT), and MLLP on 127.0.0.1:$(HL7_PORT))"
 	@echo ""
 	@trap 'kill $$worker $$listener 2>/dev/null; wait $$worker $$listener 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/celery -A portal worker --beat --loglevel=INFO --concurrency=2 \
+	  $(BIN)/celery -A portal worker --beat -Q celery,control --loglevel=INFO --concurrency=2 \
 	    --schedule=var/celerybeat-schedule & worker=$$!; \
 	  if [ -n "$(HL7_PORT)" ]; then \
 	    $(BIN)/python manage.py hl7_listen --host 127.0.0.1 --port $(HL7_PORT) & listener=$$!; \
@@ -47,7 +48,8 @@ run: seed
 	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 worker: setup
-	$(BIN)/celery -A portal worker --beat --loglevel=INFO --schedule=var/celerybeat-schedule
+	$(BIN)/celery -A portal worker --beat -Q celery,control --loglevel=INFO \
+	  --schedule=var/celerybeat-schedule
 
 lint: setup
 	$(BIN)/ruff check .
@@ -69,10 +71,18 @@ test: lint security
 	$(BIN)/python manage.py check
 	$(BIN)/pytest
 
+# Recovery after faults (issue 14): a Redis of the tests' own stopped for OUTAGE_SECONDS (60) and
+# restarted, a worker (then a pool process) SIGKILLed mid-render; prints the recovery times.
+# Needs PostgreSQL (DATABASE_URL) and redis-server; about five minutes.
+test-recovery: setup
+	RECOVERY_TESTS=1 $(BIN)/pytest tests/recovery -s
+
 # Benchmarks (issue 8): seeds the PostgreSQL database `bench` on 127.0.0.1 with BENCH_N referrals
 # (default 100 000), serves with gunicorn, measures, writes bench/RESULTS.md. 5 to 10 minutes.
+# Then bench/drain.py adds the backlog drain rate (packets/s per worker process).
 bench: setup
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/drain.py
 
 # Re-pin every transitive dependency after changing pyproject.toml.
 lock:

@@ -153,6 +153,22 @@ def test_manage_py_reports_a_bad_setting_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_stale_age_not_above_the_heartbeat_is_refused_by_name(tmp_path):
+    env = {"DEBUG": "1", "VAR_DIR": str(tmp_path), "OUTBOX_HEARTBEAT_SECONDS": "30",
+           "OUTBOX_STALE_SECONDS": "30"}  # fmt: skip
+    result = run_manage("check", env=env)
+    assert result.returncode == 2
+    assert "OUTBOX_STALE_SECONDS must be above OUTBOX_HEARTBEAT_SECONDS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_upload_temp_folder_is_the_portals_own_by_default(tmp_path):
+    result = run_manage("sweep_uploads", env={"DEBUG": "1", "VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "tmp" / "uploads").is_dir()
+    assert f"from {tmp_path / 'tmp' / 'uploads'}" in result.stdout
+
+
 def test_production_settings_pass_check_deploy(tmp_path):
     env = {
         "DEBUG": "0",

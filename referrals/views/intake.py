@@ -3,9 +3,11 @@ criteria panel, the documents and review steps, withdrawing, answering a request
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import DatabaseError, connection
 from django.db.models import Exists, OuterRef
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -105,6 +107,40 @@ def section_states(referral: Referral) -> dict[str, str]:
     return states
 
 
+def _save_retrying(referral: Referral, section: str, data):
+    """Save the section from `data`, once more on a new connection if the database dropped the
+    first (a terminated connection is not reused). Returns (saved, form); raises DatabaseError
+    if the second attempt fails too."""
+    form = FORMS[section](data, instance=referral)
+    try:
+        return referral_save_section(referral=referral, section=section, form=form), form
+    except DatabaseError:
+        if connection.in_atomic_block:
+            raise
+        connection.close()
+    referral = Referral.objects.get(pk=referral.pk)
+    form = FORMS[section](data, instance=referral)
+    return referral_save_section(referral=referral, section=section, form=form), form
+
+
+DATABASE_DOWN = "The database did not answer; your answers are still here, try Save again."
+
+
+def _database_unavailable(request, referral, section):
+    """503: the section form again with what was posted, and a note to try again. Nothing
+    typed is lost; without the database even for this, a plain page says the same."""
+    connection.close()
+    try:
+        form = FORMS[section](request.POST, instance=referral)
+        context = _section_context(request, referral, section, form=form, error_summary=[],
+                                   db_unavailable=DATABASE_DOWN)  # fmt: skip
+        return render(request, f"referrals/section_{section}.html", context, status=503)
+    except DatabaseError:
+        connection.close()
+        body = render_to_string("503.html", {"message": DATABASE_DOWN})
+        return HttpResponse(body, status=503)
+
+
 def _editable_or_redirect(request, referral):
     if referral_can_edit(referral):
         return None
@@ -168,8 +204,11 @@ def referral_section(request, referral_uuid, section):
     if section not in FORMS:
         return redirect("referral_section", referral.uuid, "patient")
     if request.method == "POST":
-        form = FORMS[section](request.POST, instance=referral)
-        if referral_save_section(referral=referral, section=section, form=form):
+        try:
+            saved, form = _save_retrying(referral, section, request.POST)
+        except DatabaseError:
+            return _database_unavailable(request, referral, section)
+        if saved:
             if "add_row" in request.POST:
                 return redirect(reverse("referral_section", args=[referral.uuid, section]))
             messages.success(request, "Saved.")
@@ -192,9 +231,14 @@ def referral_autosave(request, referral_uuid, section):
     referral = referral_for_user(request.user, referral_uuid, action="edit")
     if section not in FORMS or not referral_can_edit(referral):
         return HttpResponse("This referral can no longer be changed.", status=409)
-    form = FORMS[section](request.POST, instance=referral)
-    valid = referral_save_section(referral=referral, section=section, form=form)
-    referral.refresh_from_db()
+    try:
+        valid, form = _save_retrying(referral, section, request.POST)
+        referral.refresh_from_db()
+    except DatabaseError:
+        # htmx shows this note (base.html's responseHandling swaps a 503); what was typed stays
+        # in the page, and the next change or Save sends it again.
+        connection.close()
+        return HttpResponse(render_to_string("referrals/_autosave_unavailable.html"), status=503)
     context = {
         "referral": referral,
         "valid": valid,

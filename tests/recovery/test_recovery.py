@@ -5,7 +5,9 @@ middle of a render. Each test prints its figures and fails past the targets:
 
 - after the broker's return, every packet and email made before and during the outage is done
   within 60 s (with and without Redis's append-only file);
-- a worker SIGKILLed mid-render: its packet is ready within 60 s of a new worker being ready.
+- a worker SIGKILLed mid-render: its packet is ready within 60 s of a new worker being ready;
+- a pool process SIGKILLed mid-render (its worker alive): the requeued task takes its claim back
+  at once.
 
 `make test-recovery` runs these (a few minutes); `make test` does not."""
 
@@ -118,7 +120,7 @@ def unfinished(referrals) -> tuple[int, int]:
 
 @pytest.mark.parametrize(
     "appendonly, outage",
-    [(False, OUTAGE_SECONDS), (True, max(10, OUTAGE_SECONDS // 3))],
+    [(False, OUTAGE_SECONDS), (True, max(10, OUTAGE_SECONDS // 6))],
     ids=["without-persistence", "append-only-file"],
 )
 def test_after_a_broker_outage_everything_is_done_within_a_minute_of_its_return(
@@ -160,12 +162,14 @@ def test_after_a_broker_outage_everything_is_done_within_a_minute_of_its_return(
     print(
         f"\n[recovery] broker outage {time.monotonic() - down - took:.0f}s "
         f"({'AOF' if appendonly else 'no persistence'}): {len(before)} referrals before, "
-        f"{len(during)} during (slowest submission {slowest:.2f}s); unfinished at return "
-        f"{waiting[0]} packets, {waiting[1]} emails; all done {took:.1f}s after Redis returned "
-        f"(target {TARGET_SECONDS}s); publishes per packet "
+        f"{len(during)} during (slowest upload and submission {slowest:.2f}s); unfinished "
+        f"at return {waiting[0]} packets, {waiting[1]} emails; all done {took:.1f}s after "
+        f"Redis returned (target {TARGET_SECONDS}s); publishes per packet "
         f"{sorted(packets.values_list('publish_count', flat=True))}"
     )
-    assert slowest < 3, f"a submission waited {slowest:.1f}s on the broker"
+    # An upload (checked in a child process) and a submission, with the broker refusing each
+    # publish at once: no wait on the broker's timeouts.
+    assert slowest < 5, f"an upload and submission took {slowest:.1f}s with the broker down"
     assert took <= TARGET_SECONDS, f"recovery took {took:.1f}s"
     # Once each: one packet a referral, one email a recipient.
     assert sorted(packets.values_list("version", flat=True)) == [1] * len(everything)
@@ -210,3 +214,44 @@ def test_a_worker_killed_mid_render_its_packet_is_ready_within_a_minute_of_a_new
     assert [(p.version, p.status, p.attempts) for p in packets] == [(1, "ready", 2)]
     folder = private_media / "packets" / str(referral.uuid)
     assert len(list(folder.iterdir())) == 1
+
+
+def test_a_pool_process_killed_mid_render_its_task_takes_its_own_claim_back_at_once(
+    referrer, admin_user, private_media, tmp_path, workers
+):
+    """Only the process rendering dies (the worker lives on): Celery requeues the message
+    (task_reject_on_worker_lost), and the same task, delivered again, takes back the claim it
+    holds, without waiting for the heartbeat to go stale or a sweep."""
+    from portal.celery import app
+
+    url = f"redis://127.0.0.1:{PORT}/0"
+    redis = start_redis(PORT, tmp_path / "redis", appendonly=False)
+    try:
+        with broker(url):
+            worker = Worker(url, private_media, tmp_path, PACKET_RENDER_DELAY_SECONDS="5")
+            workers.append(worker)
+            worker.wait_ready()
+            referral = referral_with_documents(referrer, documents=DOCUMENTS[:1])
+            wait_for(lambda: referral.packets.filter(status="rendering").exists(), timeout=60,
+                     what=f"the render:\n{worker.tail()}")  # fmt: skip
+
+            def rendering_pid():
+                active = app.control.inspect(timeout=2).active() or {}
+                return next((t["worker_pid"] for tasks in active.values() for t in tasks
+                             if t["name"] == "referrals.render_packet"), None)  # fmt: skip
+
+            pid = wait_for(rendering_pid, timeout=30, what="the rendering process")
+            os.kill(pid, signal.SIGKILL)
+            killed = time.monotonic()
+            wait_for(lambda: referral.packets.filter(status="ready").exists(), timeout=60,
+                     interval=0.25, what=f"the packet:\n{worker.tail()}")  # fmt: skip
+            took = time.monotonic() - killed
+    finally:
+        stop_redis(redis)
+    packet = referral.packets.get()
+    print(
+        f"\n[recovery] pool process SIGKILLed mid-render: packet ready {took:.1f}s later "
+        f"(a 5 s render again; attempts {packet.attempts}, publishes {packet.publish_count})"
+    )
+    assert (packet.status, packet.attempts, packet.publish_count) == ("ready", 2, 1)
+    assert took < 20, "the requeued task waited for the sweeper instead of taking its claim back"
