@@ -119,7 +119,7 @@ def test_every_page_the_practice_reaches_fits_and_is_accessible(
     look(page, "queue", size)
     if size == "phone":
         # A list of cards, not a table scrolling sideways.
-        cards = page.locator("#queue .queue-card")
+        cards = page.locator("#queue tbody tr")
         assert cards.count() == 2
         first, second = (cards.nth(i).bounding_box() for i in (0, 1))
         assert first["width"] <= 390 and second["y"] >= first["y"] + first["height"]

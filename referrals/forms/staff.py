@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from eligibility.labels import OUTCOME_LABELS
+from eligibility.labels import OUTCOME_LABELS, criterion_statement
 from portal.models import User
 from referrals.attachments import document_checklist
 from referrals.forms.fields import DateInput
@@ -60,7 +60,11 @@ class InfoRequestForm(forms.Form):
         choices = []
         for criterion in (referral.eligibility or {}).get("criteria", []):
             if criterion["status"] == "unknown":
-                choices.append((f"criterion:{criterion['id']}", criterion["text"]))
+                # As the statement ("Coagulopathy: not known"): the criterion's own wording
+                # ("Uncorrected coagulopathy") would read as if the patient had it.
+                choices.append(
+                    (f"criterion:{criterion['id']}", criterion_statement(criterion)["statement"])
+                )
         for item in document_checklist(attachments):
             if not item["present"]:
                 choices.append((f"document:{item['id']}", f"Document: {item['label']}"))
