@@ -70,6 +70,10 @@ def test_every_page_a_referrer_reaches_fits_and_is_accessible(page, size, referr
     look(page, "referrer-referral", size)
     page.goto("/accounts/password/")
     look(page, "password-change", size)
+    page.goto("/accounts/two-factor/setup/")
+    look(page, "two-factor-setup", size)
+    page.goto("/referrals/00000000-0000-0000-0000-000000000000/")
+    look(page, "not-found", size)
 
 
 def test_the_clinical_section_fits_the_height_budget_at_a_desk(page, referrer):
