@@ -62,3 +62,11 @@ def test_the_packet_cover_carries_the_practice(practice, referrer, private_media
     assert "Level 2, 10 Example Quay" in first
     # The logo: WeasyPrint draws the SVG as an XObject on the cover.
     assert "/XObject" in PdfReader(output).pages[0]["/Resources"]
+
+
+def test_a_logo_that_is_not_a_static_file_shows_no_logo_rather_than_failing(client, practice):
+    practice.PRACTICE_LOGO = "img/no-such-logo.png"
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert "no-such-logo" not in response.content.decode()
+    assert "Harbourside Spine &amp; Imaging" in response.content.decode()
