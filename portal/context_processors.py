@@ -1,12 +1,18 @@
 """What every page's template gets: the navigation for the user's roles, the practice's
 identity and contact details."""
 
+import functools
+import logging
+
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
 from portal import roles
 from portal.models import PracticeProfile
+
+logger = logging.getLogger(__name__)
 
 
 def navigation(request):
@@ -47,10 +53,21 @@ def practice_identity() -> dict:
         "address": profile.address,
         "hours": profile.hours,
         "contact_line": profile.contact_line,
-        "logo": settings.PRACTICE_LOGO,
+        "logo": _static_logo(settings.PRACTICE_LOGO),
         "colour": colour,
         "text_colour": _readable_on(colour),
     }
+
+
+@functools.lru_cache(maxsize=8)
+def _static_logo(path: str) -> str:
+    """The logo's static path, or "" (no logo) when no static file has it: a missing file
+    must not break every page ({% static %} refuses it in production)."""
+    if path and finders.find(path):
+        return path
+    if path:
+        logger.warning("PRACTICE_LOGO %r is not a static file; the pages show no logo", path)
+    return ""
 
 
 def _readable_on(colour: str) -> str:

@@ -229,7 +229,8 @@ class PracticeProfile(models.Model):
     @property
     def contact_line(self) -> str:
         """One line under the practice's name (sign-in page, the packet's cover)."""
-        parts = [f"Urgent cases {self.urgent_phone}"]
+        parts = [self.address] if self.address else []
+        parts.append(f"Urgent cases {self.urgent_phone}")
         if self.fax:
             parts.append(f"Fax {self.fax}")
         return " · ".join(parts)

@@ -152,6 +152,8 @@ MATRIX: dict[str, Case] = {
     # Metrics are for staff users (none of these personas) or the METRICS_TOKEN bearer.
     "metrics": Case("GET", none, everyone(403, anonymous=403)),
     "practice_profile": Case("GET", none, admins(200)),
+    # The practice's colours (a stylesheet the sign-in page needs too): nothing private.
+    "practice_css": Case("GET", none, everyone(200, anonymous=200)),
     # The API answers JSON: 401 rather than a redirect to a page. "{}" is all unknown.
     "eligibility_api": Case("POST", none, everyone(200, anonymous=401), data={}, json=True),
     # --- the referrer's side --------------------------------------------------------------------

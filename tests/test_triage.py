@@ -92,7 +92,8 @@ def test_an_admin_requests_targeted_information(client, admin_user, referrer):
     assert referral.status == S.INFO_REQUESTED
     request = referral.info_requests.get()
     assert [i["id"] for i in request.items] == ["coagulopathy", "pathology"]
-    assert request.items[0]["label"] == "Uncorrected coagulopathy"
+    # The statement, not the criterion's wording (which would read as if the patient had it).
+    assert request.items[0]["label"] == "Coagulopathy: not known"
 
 
 def test_the_assigned_ir_approves_and_the_admin_books_then_completes(

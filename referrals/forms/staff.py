@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from eligibility.labels import OUTCOME_LABELS
+from eligibility.labels import OUTCOME_LABELS, criterion_statement
 from portal.models import User
 from portal.roles import RADIOLOGIST
 from referrals.forms.fields import DateInput
@@ -64,7 +64,11 @@ class InfoRequestForm(forms.Form):
         choices = []
         for criterion in (referral.eligibility or {}).get("criteria", []):
             if criterion["status"] == "unknown":
-                choices.append((f"criterion:{criterion['id']}", criterion["text"]))
+                # As the statement ("Coagulopathy: not known"): the criterion's own wording
+                # ("Uncorrected coagulopathy") would read as if the patient had it.
+                choices.append(
+                    (f"criterion:{criterion['id']}", criterion_statement(criterion)["statement"])
+                )
         sent = {a.kind for a in attachments}
         for kind, label in Attachment.Kind.choices:
             missing = "" if kind in sent else " (none sent yet)"

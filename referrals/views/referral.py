@@ -142,14 +142,16 @@ def referral_audit(request, referral_uuid):
         kind=kind,
         person=person,
     )
-    rows = audit_trail.audit_rows(events)
-    page = Paginator(rows, AUDIT_EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    # Paged by events recorded (a referral viewed thousands of times stays one quick page);
+    # a sitting's edits that straddle two pages show as a row on each.
+    page = Paginator(events, AUDIT_EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = audit_trail.audit_rows(page.object_list)
     return render(
         request,
         "portal/audit_list.html",
         {
             "referral": referral,
-            "rows": page.object_list,
+            "rows": rows,
             "page": page,
             "kinds": kinds,
             "people": people,
