@@ -166,7 +166,8 @@ MATRIX: dict[str, Case] = {
     "referral_answer": Case("POST", sent, owner_only(400)),  # nothing was asked: refused
     # Nothing was asked: the owner is sent back to the referral with a message.
     "referral_answer_item": Case("POST", lambda w: {**sent(w), "index": 0}, owner_only(302)),
-    "attachment_upload": Case("POST", drafted, owner_only(400)),  # no file: the form again
+    # No file: back to the documents page with the message (post/redirect/get).
+    "attachment_upload": Case("POST", drafted, owner_only(302)),
     "attachment_download": Case(
         "GET", lambda w: {**sent(w), "attachment_uuid": w.document.uuid}, viewers(200)
     ),

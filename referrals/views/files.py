@@ -1,10 +1,13 @@
 """Documents and packets: uploading, deleting from a draft, downloading, the packet viewer, an
 admin's retry. Stored files are only ever served from here, after the access check."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
@@ -14,12 +17,10 @@ from referrals.access import referral_for_user
 from referrals.attachments import attachment_add
 from referrals.attachments import attachment_delete as delete_attachment
 from referrals.errors import TransitionNotAllowed
-from referrals.file_checks import DocumentRejected
+from referrals.file_checks import DocumentRejected, safe_display_name
 from referrals.forms.intake import AttachmentForm
 from referrals.models import Packet
 from referrals.packets.queue import packet_retry as retry_packet
-from referrals.views.intake import documents_section
-from referrals.views.referral import render_detail
 
 
 def private_file_response(fieldfile, *, filename: str, content_type: str, inline: bool = False):
@@ -38,16 +39,24 @@ def private_file_response(fieldfile, *, filename: str, content_type: str, inline
 @role_required(REFERRER)
 @require_POST
 def attachment_upload(request, referral_uuid):
+    """One file and its kind. The page's script sends each of several files this way and asks
+    for JSON (its line under that file); without it the form posts and, accepted or refused,
+    is redirected back (post/redirect/get: a reload never re-posts or lands on this URL), the
+    message naming the file."""
     referral = referral_for_user(request.user, referral_uuid, action="edit")
     form = AttachmentForm(request.POST, request.FILES)
-    too_large = getattr(request, "upload_too_large", None)
-    if too_large:
-        form.add_error(
-            None,
-            "That file is over the 100 MB limit a file; nothing was saved. Send a smaller "
-            "file or a report instead of the images.",
-        )
-    elif form.is_valid():
+    uploaded = request.FILES.get("file")
+    name = safe_display_name(uploaded.name) if uploaded else ""
+    ok, text = False, ""
+    if getattr(request, "upload_too_large", None):
+        limit = filesizeformat(settings.DOCUMENT_MAX_BYTES)
+        text = (f"That file is over the limit of {limit} a file; nothing was saved. Send a "
+                "smaller file or a report instead of the images.")  # fmt: skip
+    elif not form.is_valid():
+        text = " ".join(e for errors in form.errors.values() for e in errors)
+        if "file" in form.errors:
+            text = "Choose a file to upload."
+    else:
         try:
             attachment = attachment_add(
                 referral=referral,
@@ -56,15 +65,19 @@ def attachment_upload(request, referral_uuid):
                 by=request.user,
             )
         except DocumentRejected as exc:
-            form.add_error("file", str(exc))
+            text = str(exc)
         else:
-            messages.success(request, f"Added “{attachment.original_name}”.")
-            if referral.is_draft:
-                return redirect("referral_section", referral.uuid, "documents")
-            return redirect("referral_detail", referral.uuid)
+            ok, text = True, f"Added “{attachment.original_name}”."
+    if not ok:
+        text = f"“{name}” was not added: {text}" if name else text
+        # The form shown after the redirect keeps the kind that was chosen.
+        request.session["upload_kind"] = request.POST.get("kind", "")
+    (messages.success if ok else messages.error)(request, text)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse({"ok": ok, "message": text}, status=200 if ok else 400)
     if referral.is_draft:
-        return documents_section(request, referral, form=form, status=400)
-    return render_detail(request, referral, upload_form=form, status=400)
+        return redirect("referral_section", referral.uuid, "documents")
+    return redirect(reverse("referral_detail", args=[referral.uuid]) + "#docs-title")
 
 
 @role_required(REFERRER)

@@ -172,7 +172,7 @@ def documents_section(request, referral, *, form=None, status=200):
         request,
         referral,
         "documents",
-        form=form or AttachmentForm(),
+        form=form or AttachmentForm(initial={"kind": request.session.pop("upload_kind", "")}),
         attachments=attachments,
         checklist=document_checklist(attachments),
         error_summary=error_summary(form) if form is not None else [],

@@ -81,7 +81,7 @@ def render_detail(
         "can_add_documents": is_owner and referral_can_add_documents(referral),
         "withdraw_form": WithdrawForm(),
         "answer_form": AnswerForm(),
-        "upload_form": AttachmentForm(),
+        "upload_form": AttachmentForm(initial={"kind": request.session.pop("upload_kind", "")}),
         "today": today,
         "thread": referral_messages(referral),
         "message_form": MessageForm(),
