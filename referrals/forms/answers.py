@@ -43,6 +43,7 @@ class ItemUploadForm(AttachmentForm):
     def __init__(self, *args, kind: str, index: int, **kwargs):
         super().__init__(*args, prefix=f"item{index}", **kwargs)
         del self.fields["kind"]
+        self.fields["file"] = forms.FileField(help_text=self.fields["file"].help_text)
         self.fields["file"].label = f"Add {Attachment.Kind(kind).label.lower()}"
 
 

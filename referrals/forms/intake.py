@@ -380,16 +380,31 @@ class ImagingSection:
         return found
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe): a list of checked files."""
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data] or (
+                super().clean(None, initial)
+            )
+        return [super().clean(data, initial)]
+
+
 class AttachmentForm(forms.Form):
     kind = forms.ChoiceField(
         label="What is it?",
         choices=[("", "Choose…")] + list(Attachment.Kind.choices),
         help_text="Several files of each kind are fine.",
     )
-    file = forms.FileField(
+    file = MultipleFileField(
         label="File",
         help_text="PDF, JPEG, PNG or DICOM (.dcm), up to 100 MB each.",
-        widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
+        widget=MultipleFileInput(attrs={"accept": ACCEPT}),
     )
 
 

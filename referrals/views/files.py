@@ -39,45 +39,55 @@ def private_file_response(fieldfile, *, filename: str, content_type: str, inline
 @role_required(REFERRER)
 @require_POST
 def attachment_upload(request, referral_uuid):
-    """One file and its kind. The page's script sends each of several files this way and asks
-    for JSON (its line under that file); without it the form posts and, accepted or refused,
-    is redirected back (post/redirect/get: a reload never re-posts or lands on this URL), the
-    message naming the file."""
+    """Files of one kind, each checked and added or refused on its own. The page's script sends
+    each file this way with the kind chosen for it and asks for JSON (the line under that
+    file); without the script the form posts every file chosen and, accepted or refused, is
+    redirected back (post/redirect/get: a reload never re-posts or lands on this URL), each
+    message naming its file."""
     referral = referral_for_user(request.user, referral_uuid, action="edit")
     form = AttachmentForm(request.POST, request.FILES)
-    uploaded = request.FILES.get("file")
-    name = safe_display_name(uploaded.name) if uploaded else ""
-    ok, text = False, ""
+    results: list[tuple[bool, str]] = []  # (accepted, message) a file
     if getattr(request, "upload_too_large", None):
         limit = filesizeformat(settings.DOCUMENT_MAX_BYTES)
-        text = (f"That file is over the limit of {limit} a file; nothing was saved. Send a "
-                "smaller file or a report instead of the images.")  # fmt: skip
+        too_large = (
+            f"That file is over the limit of {limit} a file; nothing was saved. Send a smaller "
+            "file or a report instead of the images."
+        )
+        results.append((False, too_large))
     elif not form.is_valid():
-        text = " ".join(e for errors in form.errors.values() for e in errors)
         if "file" in form.errors:
-            text = "Choose a file to upload."
-    else:
-        try:
-            attachment = attachment_add(
-                referral=referral,
-                kind=form.cleaned_data["kind"],
-                uploaded_file=form.cleaned_data["file"],
-                by=request.user,
-            )
-        except DocumentRejected as exc:
-            text = str(exc)
+            results.append((False, "Choose a file to upload."))
         else:
-            ok, text = True, f"Added “{attachment.original_name}”."
+            problem = " ".join(e for errors in form.errors.values() for e in errors)
+            results += [(False, _refused(f, problem)) for f in request.FILES.getlist("file")]
+    else:
+        for uploaded in form.cleaned_data["file"]:
+            try:
+                attachment = attachment_add(
+                    referral=referral, kind=form.cleaned_data["kind"],
+                    uploaded_file=uploaded, by=request.user,
+                )  # fmt: skip
+            except DocumentRejected as exc:
+                results.append((False, _refused(uploaded, str(exc))))
+            else:
+                results.append((True, f"Added “{attachment.original_name}”."))
+    ok = all(accepted for accepted, _ in results)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        # The script's line under its file; nothing is left for the next page to show.
+        text = " ".join(message for _, message in results)
+        return JsonResponse({"ok": ok, "message": text}, status=200 if ok else 400)
+    for accepted, message in results:
+        (messages.success if accepted else messages.error)(request, message)
     if not ok:
-        text = f"“{name}” was not added: {text}" if name else text
         # The form shown after the redirect keeps the kind that was chosen.
         request.session["upload_kind"] = request.POST.get("kind", "")
-    (messages.success if ok else messages.error)(request, text)
-    if request.headers.get("Accept", "").startswith("application/json"):
-        return JsonResponse({"ok": ok, "message": text}, status=200 if ok else 400)
     if referral.is_draft:
         return redirect("referral_section", referral.uuid, "documents")
     return redirect(reverse("referral_detail", args=[referral.uuid]) + "#docs-title")
+
+
+def _refused(uploaded, reason: str) -> str:
+    return f"“{safe_display_name(uploaded.name)}” was not added: {reason}"
 
 
 @role_required(REFERRER)

@@ -149,9 +149,18 @@ def referral_autosave(request, referral_uuid, section):
     form = FORMS[section](request.POST, instance=referral)
     valid = referral_save_section(referral=referral, section=section, form=form)
     referral.refresh_from_db()
+    # Each field's error for the page's script to put beside the field, and the fields the
+    # note names ("Medicare card number: …" is label, then message).
+    field_errors = [
+        (field_id, *text.split(": ", 1)) if ": " in text else (field_id, "", text)
+        for field_id, text in ([] if valid else error_summary(form))
+    ]
+    labels = list(dict.fromkeys(label for _, label, _ in field_errors if label))
     context = {
         "referral": referral,
         "valid": valid,
+        "field_errors": field_errors,
+        "error_labels": labels,
         "saved_at": timezone.localtime(),
         "row_inputs": form.saved_row_inputs() if valid and section == "imaging" else [],
         **panel_context(referral),
