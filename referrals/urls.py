@@ -56,6 +56,11 @@ urlpatterns = [
         name="packet_download",
     ),
     path(
+        "referrals/<uuid:referral_uuid>/packets/<uuid:packet_uuid>/summary/",
+        files.packet_summary,
+        name="packet_summary",
+    ),
+    path(
         "referrals/<uuid:referral_uuid>/packets/<uuid:packet_uuid>/retry/",
         files.packet_retry,
         name="packet_retry",

@@ -179,6 +179,10 @@ MATRIX: dict[str, Case] = {
     # --- the practice's side --------------------------------------------------------------------
     "packet_inline": Case("GET", lambda w: {**sent(w), "packet_uuid": w.packet.uuid}, staff(200)),
     "packet_download": Case("GET", lambda w: {**sent(w), "packet_uuid": w.packet.uuid}, staff(200)),
+    # The summary pages of a version sent: the referrer's printable copy (and the practice's).
+    "packet_summary": Case(
+        "GET", lambda w: {**sent(w), "packet_uuid": w.packet.uuid}, viewers(200)
+    ),
     # A ready packet is not retried: the admin is sent back to the referral with a message.
     "packet_retry": Case("POST", lambda w: {**sent(w), "packet_uuid": w.packet.uuid}, admins(302)),
     # Approving is the assigned IR's; an admin's try is refused with a message: both redirect.

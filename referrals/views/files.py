@@ -4,7 +4,7 @@ admin's retry. Stored files are only ever served from here, after the access che
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
@@ -20,6 +20,7 @@ from referrals.errors import TransitionNotAllowed
 from referrals.file_checks import DocumentRejected, safe_display_name
 from referrals.forms.intake import AttachmentForm
 from referrals.models import Packet
+from referrals.packets.build import packet_summary_pdf
 from referrals.packets.queue import packet_retry as retry_packet
 
 
@@ -167,3 +168,19 @@ def packet_retry(request, referral_uuid, packet_uuid):
     else:
         messages.success(request, f"Packet version {packet.version} queued again.")
     return redirect("referral_detail", referral.uuid)
+
+
+@login_required
+def packet_summary(request, referral_uuid, packet_uuid):
+    """The summary pages of one version's packet: what was sent, printable, for the referrer
+    (and the practice). Only a ready version; another referrer's gives 404."""
+    referral = referral_for_user(request.user, referral_uuid, action="view")
+    packet = get_object_or_404(referral.packets, uuid=packet_uuid, status=Packet.Status.READY)
+    audit_record(request=request, action="document_printed", referral=referral,
+                 object_repr=f"summary of packet v{packet.version}")  # fmt: skip
+    response = HttpResponse(packet_summary_pdf(packet), content_type="application/pdf")
+    name = f"{referral.reference}-as-sent-v{packet.version}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
