@@ -51,6 +51,20 @@ PRACTICE_FAX = env_str("PRACTICE_FAX") or "03 9000 0002"
 PRACTICE_ADDRESS = env_str("PRACTICE_ADDRESS") or "1 Example Parade, Parkville VIC 3052"
 PRACTICE_HOURS = env_str("PRACTICE_HOURS") or "Monday to Friday, 8 am to 5 pm"
 
+# Public holidays a booking date is checked against (a booking on one asks for confirmation):
+# a country and optional subdivision as the `holidays` package names them.
+BOOKING_HOLIDAYS_REGION = env_str("BOOKING_HOLIDAYS_REGION") or "AU-VIC"
+try:
+    import holidays as _holidays
+
+    _country, _, _subdivision = BOOKING_HOLIDAYS_REGION.partition("-")
+    _holidays.country_holidays(_country, subdiv=_subdivision or None)
+except NotImplementedError:
+    raise ImproperlyConfigured(
+        "BOOKING_HOLIDAYS_REGION must be a country and optional subdivision the holidays "
+        f"package knows, such as AU-VIC (got {BOOKING_HOLIDAYS_REGION!r})"
+    ) from None
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -75,6 +75,11 @@ urlpatterns = [
         staff.message_create,
         name="message_create",
     ),
+    path(
+        "referrals/<uuid:referral_uuid>/booking-letter/",
+        files.booking_letter,
+        name="booking_letter",
+    ),
     path("referrals/<uuid:referral_uuid>/audit/", referral.referral_audit, name="referral_audit"),
     path("triage/", staff.triage_queue_view, name="triage_queue"),
     path("triage/export.csv", staff.triage_queue_csv, name="triage_queue_csv"),

@@ -16,6 +16,7 @@ from eligibility.rules import FactsError
 from portal.audit import audit_record
 from portal.roles import ADMIN, RADIOLOGIST, has_role
 from referrals.attachments import attachment_add
+from referrals.booking import booking_instructions
 from referrals.errors import SubmissionIncomplete, TransitionNotAllowed
 from referrals.intake import fact_problems, referral_assess, referral_missing_for_submit
 from referrals.models import DeclineReason, InfoRequest, Message, Referral, Site, StatusEvent
@@ -414,10 +415,13 @@ def referral_book(
     if not site.is_active:
         raise TransitionNotAllowed("Choose a hospital where the practice operates.")
 
+    instructions = booking_instructions(referral, site)
+
     def record(locked: Referral) -> list[str]:
         locked.booked_start = start
         locked.booking_site = site
-        return ["booked_start", "booking_site"]
+        locked.booking_instructions = instructions
+        return ["booked_start", "booking_site", "booking_instructions"]
 
     when = timezone.localtime(start).strftime("%-d %B %Y, %H:%M")
     with transaction.atomic():
@@ -439,7 +443,8 @@ def referral_rebook(*, referral: Referral, by, note: str = "", expected_from=Non
     def clear(locked: Referral) -> list[str]:
         locked.booked_start = None
         locked.booking_site = None
-        return ["booked_start", "booking_site"]
+        locked.booking_instructions = []
+        return ["booked_start", "booking_site", "booking_instructions"]
 
     return referral_transition(
         referral=referral,

@@ -194,6 +194,8 @@ MATRIX: dict[str, Case] = {
     ),
     "message_create": Case("POST", sent, viewers(400)),  # no message: the form again
     "referral_audit": Case("GET", sent, admins(200)),
+    # Not booked: nothing to print, for anyone who may see the referral.
+    "booking_letter": Case("GET", sent, viewers(404)),
     "triage_queue": Case("GET", none, admins(200)),
     "triage_queue_csv": Case("GET", none, admins(200)),
     "review_list": Case("GET", none, radiologists(200)),

@@ -16,10 +16,11 @@ from portal.roles import ADMIN, REFERRER, role_required
 from referrals.access import referral_for_user
 from referrals.attachments import attachment_add
 from referrals.attachments import attachment_delete as delete_attachment
+from referrals.booking import booking_letter_pdf
 from referrals.errors import TransitionNotAllowed
 from referrals.file_checks import DocumentRejected, safe_display_name
 from referrals.forms.intake import AttachmentForm
-from referrals.models import Packet
+from referrals.models import Packet, Referral
 from referrals.packets.build import packet_summary_pdf
 from referrals.packets.queue import packet_retry as retry_packet
 
@@ -181,6 +182,22 @@ def packet_summary(request, referral_uuid, packet_uuid):
     response = HttpResponse(packet_summary_pdf(packet), content_type="application/pdf")
     name = f"{referral.reference}-as-sent-v{packet.version}.pdf"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def booking_letter(request, referral_uuid):
+    """The booking letter (date, hospital, pre-procedure instructions) as a PDF, for the referrer
+    and the practice, once the referral is booked."""
+    referral = referral_for_user(request.user, referral_uuid, action="view")
+    if referral.status != Referral.Status.BOOKED or referral.booked_start is None:
+        raise Http404("This referral is not booked")
+    audit_record(request=request, action="document_printed", referral=referral,
+                 object_repr="booking letter")  # fmt: skip
+    response = HttpResponse(booking_letter_pdf(referral), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{referral.reference}-booking.pdf"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
