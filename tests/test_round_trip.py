@@ -77,7 +77,8 @@ def test_the_whole_round_trip_with_an_admin(client, admin_user, referrer, unknow
     page = client.get(reverse("referral_detail", args=[unknown_coag.uuid])).content.decode()
     # Each item with its own form: the criterion's one field, the document's upload.
     assert 'name="item0-coagulopathy"' in page and 'name="item1-file"' in page
-    assert 'name="item0-infection"' not in page
+    assert 'name="item0-infection"' not in page and 'name="item0-levels"' not in page
+    assert 'name="item0-pain_score"' not in page
 
     # A value the field does not take: shown next to the field, nothing saved.
     bad = answer_item(client, unknown_coag, 0, {"item0-coagulopathy": "sometimes"})
@@ -89,6 +90,8 @@ def test_the_whole_round_trip_with_an_admin(client, admin_user, referrer, unknow
     assert good.status_code == 302
     saved = Referral.objects.get(pk=unknown_coag.pk)
     assert saved.coagulopathy == "none"
+    # Only that fact: the others are as they were.
+    assert (saved.levels, saved.pain_score, saved.healed_fracture) == (["L1"], 8, False)
     # Eligibility run again: the criterion is no longer unknown.
     coag = next(c for c in saved.eligibility["criteria"] if c["id"] == "coagulopathy")
     assert coag["status"] == "pass"
