@@ -26,6 +26,11 @@ urlpatterns = [
     ),
     path("referrals/<uuid:referral_uuid>/answer/", intake.referral_answer, name="referral_answer"),
     path(
+        "referrals/<uuid:referral_uuid>/answer/reviewed/",
+        staff.answer_reviewed,
+        name="answer_reviewed",
+    ),
+    path(
         "referrals/<uuid:referral_uuid>/answer/<int:index>/",
         answers.referral_answer_item,
         name="referral_answer_item",

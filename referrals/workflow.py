@@ -230,6 +230,12 @@ def referral_answer_info_request(*, referral: Referral, by, answer: str) -> Refe
     return referral
 
 
+def answer_reviewed(*, referral: Referral, by) -> None:
+    """Staff mark an answer reviewed without a transition (it returned to approved or booked)."""
+    Referral.objects.filter(pk=referral.pk).update(answered_at=None, updated_at=timezone.now())
+    audit_record(action="referral_changed", referral=referral, actor=by, detail="answer reviewed")
+
+
 def info_item_answer(*, referral: Referral, by, index: int, form) -> InfoRequest:
     """The referrer answers one criterion of the open request with its facts (`form`, a
     validated form of just those fields): saved, and the referral assessed again."""

@@ -194,6 +194,7 @@ MATRIX: dict[str, Case] = {
     ),
     "message_create": Case("POST", sent, viewers(400)),  # no message: the form again
     "referral_audit": Case("GET", sent, admins(200)),
+    "answer_reviewed": Case("POST", sent, staff(302)),
     # Not booked: nothing to print, for anyone who may see the referral.
     "booking_letter": Case("GET", sent, viewers(404)),
     "triage_queue": Case("GET", none, admins(200)),

@@ -203,6 +203,13 @@ def test_an_admin_may_ask_after_booking_and_the_booking_is_kept(
     assert (referral.status, referral.booking_site, referral.booked_start) == (
         S.BOOKED, site, start,
     )  # fmt: skip
+    # No transition follows a booked referral's answer: the admin marks it reviewed.
+    assert referral.answered_at is not None
+    client.force_login(admin_user)
+    assert client.post(reverse("answer_reviewed", args=[referral.uuid])).status_code == 302
+    assert Referral.objects.get(pk=referral.pk).answered_at is None
+    client.force_login(referrer)
+    assert client.post(reverse("answer_reviewed", args=[referral.uuid])).status_code == 404
 
 
 def test_another_referrer_cannot_answer_an_item(client, admin_user, other_referrer, unknown_coag):
