@@ -54,6 +54,7 @@ class EmailPasswordResetForm(PasswordResetForm):
         kwargs["extra_email_context"] = {
             **(kwargs.get("extra_email_context") or {}),
             "site_url": settings.SITE_URL,
+            "practice": PracticeProfile.load(),
         }
         super().save(**kwargs)
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal import roles
-from portal.models import ReferrerProfile, User, normalise_email
+from portal.models import PracticeProfile, ReferrerProfile, User, normalise_email
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ def _account_email(address: str, template: str) -> None:
     context = {
         "sign_in_url": settings.SITE_URL + reverse("login"),
         "reset_url": settings.SITE_URL + reverse("password_reset"),
+        "practice": PracticeProfile.load(),
     }
     message = EmailMessage(
         subject=f"Vertebroplasty referrals: {ACCOUNT_SUBJECTS[template]}",

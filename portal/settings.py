@@ -59,6 +59,20 @@ PRACTICE_HOURS = env_str("PRACTICE_HOURS") or "Monday to Friday, 8 am to 5 pm"
 PRACTICE_LOGO = env_str("PRACTICE_LOGO", "img/practice-logo.svg")
 PRACTICE_COLOUR = env_colour("PRACTICE_COLOUR", "#0b3d66")
 
+# Public holidays a booking date is checked against (a booking on one asks for confirmation):
+# a country and optional subdivision as the `holidays` package names them.
+BOOKING_HOLIDAYS_REGION = env_str("BOOKING_HOLIDAYS_REGION") or "AU-VIC"
+try:
+    import holidays as _holidays
+
+    _country, _, _subdivision = BOOKING_HOLIDAYS_REGION.partition("-")
+    _holidays.country_holidays(_country, subdiv=_subdivision or None)
+except NotImplementedError:
+    raise ImproperlyConfigured(
+        "BOOKING_HOLIDAYS_REGION must be a country and optional subdivision the holidays "
+        f"package knows, such as AU-VIC (got {BOOKING_HOLIDAYS_REGION!r})"
+    ) from None
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

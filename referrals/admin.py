@@ -11,6 +11,13 @@ class SiteAdmin(admin.ModelAdmin):
     list_display = ["name", "address", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name"]
+    fieldsets = [
+        (None, {"fields": ["name", "address", "is_active"]}),
+        (
+            "Pre-procedure instructions (the booking letter; each booking keeps its own copy)",
+            {"fields": ["arrival", "fasting", "what_to_bring"]},
+        ),
+    ]
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -26,6 +26,11 @@ urlpatterns = [
     ),
     path("referrals/<uuid:referral_uuid>/answer/", intake.referral_answer, name="referral_answer"),
     path(
+        "referrals/<uuid:referral_uuid>/answer/reviewed/",
+        staff.answer_reviewed,
+        name="answer_reviewed",
+    ),
+    path(
         "referrals/<uuid:referral_uuid>/answer/<int:index>/",
         answers.referral_answer_item,
         name="referral_answer_item",
@@ -56,6 +61,11 @@ urlpatterns = [
         name="packet_download",
     ),
     path(
+        "referrals/<uuid:referral_uuid>/packets/<uuid:packet_uuid>/summary/",
+        files.packet_summary,
+        name="packet_summary",
+    ),
+    path(
         "referrals/<uuid:referral_uuid>/packets/<uuid:packet_uuid>/retry/",
         files.packet_retry,
         name="packet_retry",
@@ -69,6 +79,11 @@ urlpatterns = [
         "referrals/<uuid:referral_uuid>/messages/",
         staff.message_create,
         name="message_create",
+    ),
+    path(
+        "referrals/<uuid:referral_uuid>/booking-letter/",
+        files.booking_letter,
+        name="booking_letter",
     ),
     path("referrals/<uuid:referral_uuid>/audit/", referral.referral_audit, name="referral_audit"),
     path(

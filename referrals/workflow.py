@@ -16,6 +16,7 @@ from eligibility.rules import FactsError
 from portal.audit import audit_record
 from portal.roles import ADMIN, RADIOLOGIST, has_role
 from referrals.attachments import attachment_add
+from referrals.booking import booking_instructions
 from referrals.errors import SubmissionIncomplete, TransitionNotAllowed
 from referrals.intake import fact_problems, referral_assess, referral_missing_for_submit
 from referrals.models import DeclineReason, InfoRequest, Message, Referral, Site, StatusEvent
@@ -229,6 +230,12 @@ def referral_answer_info_request(*, referral: Referral, by, answer: str) -> Refe
     return referral
 
 
+def answer_reviewed(*, referral: Referral, by) -> None:
+    """Staff mark an answer reviewed without a transition (it returned to approved or booked)."""
+    Referral.objects.filter(pk=referral.pk).update(answered_at=None, updated_at=timezone.now())
+    audit_record(action="referral_changed", referral=referral, actor=by, detail="answer reviewed")
+
+
 def info_item_answer(*, referral: Referral, by, index: int, form) -> InfoRequest:
     """The referrer answers one criterion of the open request with its facts (`form`, a
     validated form of just those fields): saved, and the referral assessed again."""
@@ -414,10 +421,13 @@ def referral_book(
     if not site.is_active:
         raise TransitionNotAllowed("Choose a hospital where the practice operates.")
 
+    instructions = booking_instructions(referral, site)
+
     def record(locked: Referral) -> list[str]:
         locked.booked_start = start
         locked.booking_site = site
-        return ["booked_start", "booking_site"]
+        locked.booking_instructions = instructions
+        return ["booked_start", "booking_site", "booking_instructions"]
 
     when = timezone.localtime(start).strftime("%-d %B %Y, %H:%M")
     with transaction.atomic():
@@ -439,7 +449,8 @@ def referral_rebook(*, referral: Referral, by, note: str = "", expected_from=Non
     def clear(locked: Referral) -> list[str]:
         locked.booked_start = None
         locked.booking_site = None
-        return ["booked_start", "booking_site"]
+        locked.booking_instructions = []
+        return ["booked_start", "booking_site", "booking_instructions"]
 
     return referral_transition(
         referral=referral,

@@ -171,7 +171,8 @@ MATRIX: dict[str, Case] = {
     "referral_answer": Case("POST", sent, owner_only(400)),  # nothing was asked: refused
     # Nothing was asked: the owner is sent back to the referral with a message.
     "referral_answer_item": Case("POST", lambda w: {**sent(w), "index": 0}, owner_only(302)),
-    "attachment_upload": Case("POST", drafted, owner_only(400)),  # no file: the form again
+    # No file: back to the documents page with the message (post/redirect/get).
+    "attachment_upload": Case("POST", drafted, owner_only(302)),
     "attachment_download": Case(
         "GET", lambda w: {**sent(w), "attachment_uuid": w.document.uuid}, viewers(200)
     ),
@@ -183,6 +184,10 @@ MATRIX: dict[str, Case] = {
     # --- the practice's side --------------------------------------------------------------------
     "packet_inline": Case("GET", lambda w: {**sent(w), "packet_uuid": w.packet.uuid}, staff(200)),
     "packet_download": Case("GET", lambda w: {**sent(w), "packet_uuid": w.packet.uuid}, staff(200)),
+    # The summary pages of a version sent: the referrer's printable copy (and the practice's).
+    "packet_summary": Case(
+        "GET", lambda w: {**sent(w), "packet_uuid": w.packet.uuid}, viewers(200)
+    ),
     # A ready packet is not retried: the admin is sent back to the referral with a message.
     "packet_retry": Case("POST", lambda w: {**sent(w), "packet_uuid": w.packet.uuid}, admins(302)),
     # Approving is the assigned IR's; an admin's try is refused with a message: both redirect.
@@ -194,6 +199,9 @@ MATRIX: dict[str, Case] = {
     ),
     "message_create": Case("POST", sent, viewers(400)),  # no message: the form again
     "referral_audit": Case("GET", sent, admins(200)),
+    "answer_reviewed": Case("POST", sent, staff(302)),
+    # Not booked: nothing to print, for anyone who may see the referral.
+    "booking_letter": Case("GET", sent, viewers(404)),
     "triage_queue": Case("GET", none, admins(200)),
     "triage_queue_csv": Case("GET", none, admins(200)),
     "review_list": Case("GET", none, radiologists(200)),

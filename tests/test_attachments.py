@@ -23,6 +23,12 @@ def stored_files(root) -> list[str]:
     return [os.path.join(d, f) for d, _, files in os.walk(root) for f in files]
 
 
+def refused_page(response) -> str:
+    """A refused upload redirects back (post/redirect/get); the page it leads to says why."""
+    assert response.status_code == 302
+    return response.client.get(response.url).content.decode()
+
+
 def upload(client, referral, name, content, kind="clinical_notes"):
     return client.post(
         reverse("attachment_upload", args=[referral.uuid]),
@@ -73,8 +79,9 @@ def test_other_files_are_refused_with_a_message_and_leave_nothing(
     referral = make_referral(referrer)
     client.force_login(referrer)
     response = upload(client, referral, name, content)
-    assert response.status_code == 400
-    assert says in response.content.decode()
+    page = refused_page(response)
+    assert says in page
+    assert f"“{name}” was not added" in page  # the message names the refused file
     assert not referral.attachments.exists()
     assert stored_files(private_media) == []
 
@@ -86,10 +93,7 @@ def test_an_oversized_file_is_refused_and_nothing_is_kept(
     referral = make_referral(referrer)
     client.force_login(referrer)
     response = upload(client, referral, "big.pdf", pdf_bytes(pages=40))
-    assert response.status_code == 400
-    assert "over the 100 MB limit" in response.content.decode() or "limit" in (
-        response.content.decode()
-    )
+    assert "is over the limit of 1000" in refused_page(response)
     assert not referral.attachments.exists()
     assert stored_files(private_media) == []
 
@@ -101,16 +105,18 @@ def test_the_referral_total_limit_is_enforced(client, referrer, settings):
     client.force_login(referrer)
     assert upload(client, referral, "a.pdf", content).status_code == 302
     response = upload(client, referral, "b.pdf", pdf_bytes(pages=3))  # another file
-    assert response.status_code == 400
-    assert "in all" in response.content.decode()
+    assert "in all" in refused_page(response)
     assert referral.attachments.count() == 1
 
 
 def test_a_refused_upload_keeps_the_chosen_kind(client, referrer):
     referral = make_referral(referrer)
     client.force_login(referrer)
-    html = upload(client, referral, "x.pdf", b"nope", kind="pathology").content.decode()
+    html = refused_page(upload(client, referral, "x.pdf", b"nope", kind="pathology"))
     assert '<option value="pathology" selected>' in html
+    # A reload of that page is the documents page again, with no error left over.
+    page = client.get(reverse("referral_section", args=[referral.uuid, "documents"]))
+    assert page.status_code == 200 and "was not added" not in page.content.decode()
 
 
 def test_the_checklist_shows_what_is_still_missing(client, referrer):
@@ -209,7 +215,7 @@ def test_documents_can_be_added_when_information_is_requested(client, referrer, 
     client.force_login(referrer)
     response = upload(client, referral, "bloods.pdf", pdf_bytes(), kind="pathology")
     assert response.status_code == 302
-    assert response.url == reverse("referral_detail", args=[referral.uuid])
+    assert response.url == reverse("referral_detail", args=[referral.uuid]) + "#docs-title"
     response = client.post(reverse("referral_answer", args=[referral.uuid]), {"answer": ""})
     referral.refresh_from_db()
     assert referral.status == "submitted"  # a new document is an answer on its own
@@ -219,7 +225,7 @@ def test_documents_cannot_be_added_to_a_submitted_referral(client, referrer):
     referral = make_referral(referrer, status="submitted")
     client.force_login(referrer)
     response = upload(client, referral, "late.pdf", pdf_bytes())
-    assert response.status_code == 400
+    assert "“late.pdf” was not added" in refused_page(response)
     assert not referral.attachments.exists()
 
 

@@ -196,7 +196,7 @@ def test_a_request_for_information_is_answered_in_the_browser(page, referrer, ad
     assert "Please add the latest bloods." in request_box.inner_text()
     screenshot(page, "info-request")
     assert_accessible(page)
-    page.get_by_label("Your answer").fill("Bloods normal on Friday; INR 1.0.")
+    page.get_by_label("Note to the practice (optional)").fill("Bloods normal on Friday; INR 1.0.")
     page.get_by_role("button", name="Send answer to the practice").click()
     page.wait_for_selector("text=Your answer has been sent")
     assert page.locator("#referral-status").inner_text() == "Submitted"

@@ -64,3 +64,11 @@ def test_a_referrer_cannot_edit_them(client, referrer):
     response = client.post(reverse("practice_profile"), {"name": "X", "urgent_phone": "1"})
     assert response.status_code == 403
     assert PracticeProfile.objects.filter(name="X").count() == 0
+
+
+def test_account_emails_end_with_the_practice_details_too(client, db, mailoutbox, referrer):
+    PracticeProfile.load()
+    PracticeProfile.objects.update(urgent_phone="03 9555 0177")
+    client.post(reverse("password_reset"), {"email": referrer.email})
+    assert len(mailoutbox) == 1
+    assert "Urgent cases: 03 9555 0177" in mailoutbox[0].body

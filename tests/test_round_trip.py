@@ -77,7 +77,8 @@ def test_the_whole_round_trip_with_an_admin(client, admin_user, referrer, unknow
     page = client.get(reverse("referral_detail", args=[unknown_coag.uuid])).content.decode()
     # Each item with its own form: the criterion's one field, the document's upload.
     assert 'name="item0-coagulopathy"' in page and 'name="item1-file"' in page
-    assert 'name="item0-infection"' not in page
+    assert 'name="item0-infection"' not in page and 'name="item0-levels"' not in page
+    assert 'name="item0-pain_score"' not in page
 
     # A value the field does not take: shown next to the field, nothing saved.
     bad = answer_item(client, unknown_coag, 0, {"item0-coagulopathy": "sometimes"})
@@ -89,6 +90,8 @@ def test_the_whole_round_trip_with_an_admin(client, admin_user, referrer, unknow
     assert good.status_code == 302
     saved = Referral.objects.get(pk=unknown_coag.pk)
     assert saved.coagulopathy == "none"
+    # Only that fact: the others are as they were.
+    assert (saved.levels, saved.pain_score, saved.healed_fracture) == (["L1"], 8, False)
     # Eligibility run again: the criterion is no longer unknown.
     coag = next(c for c in saved.eligibility["criteria"] if c["id"] == "coagulopathy")
     assert coag["status"] == "pass"
@@ -200,6 +203,13 @@ def test_an_admin_may_ask_after_booking_and_the_booking_is_kept(
     assert (referral.status, referral.booking_site, referral.booked_start) == (
         S.BOOKED, site, start,
     )  # fmt: skip
+    # No transition follows a booked referral's answer: the admin marks it reviewed.
+    assert referral.answered_at is not None
+    client.force_login(admin_user)
+    assert client.post(reverse("answer_reviewed", args=[referral.uuid])).status_code == 302
+    assert Referral.objects.get(pk=referral.pk).answered_at is None
+    client.force_login(referrer)
+    assert client.post(reverse("answer_reviewed", args=[referral.uuid])).status_code == 404
 
 
 def test_another_referrer_cannot_answer_an_item(client, admin_user, other_referrer, unknown_coag):

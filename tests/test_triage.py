@@ -105,7 +105,9 @@ def test_the_assigned_ir_approves_and_the_admin_books_then_completes(
     assert status_of(submitted) == S.APPROVED
     client.force_login(admin_user)
     when = timezone.localdate() + datetime.timedelta(days=3)
-    act(client, submitted, "book", {"date": when.isoformat(), "time": "09:30", "site": site.pk})
+    # Whatever day that falls on (a weekend or holiday asks for confirmation: test_booking.py).
+    act(client, submitted, "book", {"date": when.isoformat(), "time": "09:30", "site": site.pk,
+                                    "confirm": "on"})  # fmt: skip
     submitted.refresh_from_db()
     assert submitted.status == S.BOOKED and submitted.booking_site == site
     assert timezone.localtime(submitted.booked_start).strftime("%H:%M") == "09:30"

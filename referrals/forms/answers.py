@@ -34,7 +34,13 @@ def criterion_form(referral: Referral, item: dict, index: int, data=None):
     if not fields:
         return None
     form_class = forms.modelform_factory(Referral, form=ClinicalForm, fields=fields)
-    return form_class(data, instance=referral, prefix=f"item{index}")
+    form = form_class(data, instance=referral, prefix=f"item{index}")
+    # The clinical form declares some fields itself, which Meta.fields does not leave out: keep
+    # only this criterion's, so saving the answer never touches another fact.
+    for name in list(form.fields):
+        if name not in fields:
+            del form.fields[name]
+    return form
 
 
 class ItemUploadForm(AttachmentForm):
@@ -43,6 +49,7 @@ class ItemUploadForm(AttachmentForm):
     def __init__(self, *args, kind: str, index: int, **kwargs):
         super().__init__(*args, prefix=f"item{index}", **kwargs)
         del self.fields["kind"]
+        self.fields["file"] = forms.FileField(help_text=self.fields["file"].help_text)
         self.fields["file"].label = f"Add {Attachment.Kind(kind).label.lower()}"
 
 

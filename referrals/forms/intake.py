@@ -397,20 +397,36 @@ class ImagingSection:
         return found
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe): a list of checked files."""
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data] or (
+                super().clean(None, initial)
+            )
+        return [super().clean(data, initial)]
+
+
 class AttachmentForm(forms.Form):
     kind = forms.ChoiceField(
         label="What is it?",
         choices=[("", "Choose…")] + list(Attachment.Kind.choices),
         help_text="Several files of each kind are fine.",
     )
-    file = forms.FileField(
+    file = MultipleFileField(
         label="File",
         help_text="PDF, JPEG, PNG or DICOM (.dcm), up to 100 MB each.",
-        widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
+        widget=MultipleFileInput(attrs={"accept": ACCEPT}),
     )
-    # One token per file sent: the browser writes a new one whenever a file is chosen
-    # (static/js/intake.js); without JavaScript, the one made with the page. A POST repeated
-    # with the same token stores nothing more (referrals/attachments.py).
+    # One token per file sent: the page's script sends each file alone with a token of its own
+    # (static/js/intake.js); without JavaScript, the one made with the page, one derived from
+    # it per file (referrals/views/files.py). A POST repeated with the same token stores
+    # nothing more (referrals/attachments.py).
     upload_token = forms.UUIDField(
         required=False,
         initial=uuid.uuid4,

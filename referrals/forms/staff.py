@@ -7,6 +7,7 @@ from django.utils import timezone
 from eligibility.labels import OUTCOME_LABELS, criterion_statement
 from portal.models import User
 from portal.roles import RADIOLOGIST
+from referrals.booking import date_concerns
 from referrals.forms.fields import DateInput
 from referrals.models import Attachment, DeclineReason, Referral, Site
 
@@ -99,13 +100,33 @@ class BookForm(forms.Form):
     site = forms.ModelChoiceField(
         label="Hospital", queryset=Site.objects.none(), empty_label="Choose…"
     )
+    confirm = forms.BooleanField(
+        label="Book on this date anyway",
+        required=False,
+        help_text="Needed only when the date is a weekend, a public holiday or after the "
+        "criteria's window closed.",
+    )
 
     def __init__(self, *args, referral=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.referral = referral
+        self.concerns: list[str] = []
         self.fields["site"].queryset = Site.objects.filter(is_active=True)
         if referral is not None and referral.preferred_site_id and not self.is_bound:
             self.initial["site"] = referral.preferred_site_id
         self.fields["date"].widget.attrs["min"] = timezone.localdate().isoformat()
+
+    def clean(self):
+        cleaned = super().clean()
+        day = cleaned.get("date")
+        if day and self.referral is not None:
+            self.concerns = date_concerns(day, self.referral)
+            if self.concerns and not cleaned.get("confirm"):
+                self.add_error(
+                    "confirm",
+                    " ".join(self.concerns) + " Tick “Book on this date anyway” to confirm.",
+                )
+        return cleaned
 
 
 class NoteForm(forms.Form):

@@ -25,6 +25,24 @@ class Site(models.Model):
     name = models.CharField(max_length=200, unique=True)
     address = models.CharField(max_length=300, blank=True)
     is_active = models.BooleanField(default=True)
+    # The pre-procedure instructions template for a booking here (referrals/booking.py fills in
+    # the medicines); printed on the booking letter.
+    arrival = models.TextField(
+        "arrival", blank=True,
+        default="Please arrive 60 minutes before the procedure time at the hospital's "
+        "admissions desk. Plan to stay for about four hours, and have someone to drive you home.",
+    )  # fmt: skip
+    fasting = models.TextField(
+        "fasting", blank=True,
+        default="Nothing to eat for 6 hours before the procedure time. Clear fluids (water, "
+        "black tea or coffee) until 2 hours before. Take your usual morning medicines with a sip "
+        "of water unless told otherwise below.",
+    )  # fmt: skip
+    what_to_bring = models.TextField(
+        "what to bring", blank=True,
+        default="Your Medicare card and any health fund card; a list of all your medicines; any "
+        "recent X-rays, CT or MRI films not sent with the referral; glasses and hearing aids.",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["name"]
@@ -263,6 +281,9 @@ class Referral(models.Model):
     booking_site = models.ForeignKey(
         Site, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The pre-procedure instructions as made for this booking (a later edit of the site's
+    # template does not rewrite a letter already sent): [{"heading", "text"}].
+    booking_instructions = models.JSONField(default=list, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -136,3 +136,25 @@ def _summary_within_limit(context: dict) -> PdfReader:
             break
         own_pages = len(summary.pages)
     return summary
+
+
+def packet_summary_pdf(packet) -> bytes:
+    """The summary pages of one packet version as it was made (a printable copy of what was
+    sent, for the referrer): the pages before the first document's bookmark, without the
+    documents appended after them."""
+    with packet.file.open("rb") as handle:
+        reader = PdfReader(handle)
+        top = [item for item in reader.outline if not isinstance(item, list)]
+        end = reader.get_destination_page_number(top[1]) if len(top) > 1 else len(reader.pages)
+        writer = PdfWriter()
+        for number in range(end):
+            writer.add_page(reader.pages[number])
+        writer.add_metadata(
+            {
+                "/Title": f"Referral {packet.referral.reference} as sent, version {packet.version}",
+                "/Producer": "Referral portal",
+            }
+        )
+        out = BytesIO()
+        writer.write(out)
+    return out.getvalue()

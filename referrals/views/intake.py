@@ -239,9 +239,18 @@ def referral_autosave(request, referral_uuid, section):
         # in the page, and the next change or Save sends it again.
         connection.close()
         return HttpResponse(render_to_string("referrals/_autosave_unavailable.html"), status=503)
+    # Each field's error for the page's script to put beside the field, and the fields the
+    # note names ("Medicare card number: …" is label, then message).
+    field_errors = [
+        (field_id, *text.split(": ", 1)) if ": " in text else (field_id, "", text)
+        for field_id, text in ([] if valid else error_summary(form))
+    ]
+    labels = list(dict.fromkeys(label for _, label, _ in field_errors if label))
     context = {
         "referral": referral,
         "valid": valid,
+        "field_errors": field_errors,
+        "error_labels": labels,
         "saved_at": timezone.localtime(),
         "row_inputs": form.saved_row_inputs() if valid and section == "imaging" else [],
         **panel_context(referral),
@@ -262,7 +271,7 @@ def documents_section(request, referral, *, form=None, status=200):
         request,
         referral,
         "documents",
-        form=form or AttachmentForm(),
+        form=form or AttachmentForm(initial={"kind": request.session.pop("upload_kind", "")}),
         attachments=attachments,
         checklist=document_checklist(attachments),
         error_summary=error_summary(form) if form is not None else [],

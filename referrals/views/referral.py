@@ -93,14 +93,17 @@ def render_detail(
         "can_add_documents": is_owner and referral_can_add_documents(referral),
         "withdraw_form": WithdrawForm(),
         "answer_form": AnswerForm(),
-        "upload_form": AttachmentForm(),
+        "upload_form": AttachmentForm(initial={"kind": request.session.pop("upload_kind", "")}),
         "today": today,
         "thread": referral_messages(referral),
         "message_form": MessageForm(),
         "can_message": not referral.is_draft,
         "decline_advice": referral.decline_advice,
     }
-    if not is_owner:
+    if is_owner:
+        # A printable copy of each version sent: its packet's summary pages.
+        context["sent_versions"] = list(referral.packets.filter(status="ready").order_by("version"))
+    else:
         context["packets"] = list(referral.packets.order_by("-version"))
         context["is_admin"] = has_role(request.user, ADMIN)
         context["actions"] = actions_for(referral, request.user, bound=bound_action)

@@ -285,6 +285,16 @@ def referral_action(request, referral_uuid, action):
     return redirect(_after(request, referral))
 
 
+@login_required
+@require_POST
+def answer_reviewed(request, referral_uuid):
+    """The practice has read the referrer's answer: "Answered: needs review" goes."""
+    referral = referral_for_user(request.user, referral_uuid, action="staff")
+    workflow.answer_reviewed(referral=referral, by=request.user)
+    messages.success(request, f"{referral.reference}: the answer is marked reviewed.")
+    return redirect("referral_detail", referral.uuid)
+
+
 def _after(request, referral):
     if has_role(request.user, RADIOLOGIST) and not has_role(request.user, ADMIN):
         return reverse("review_list")
