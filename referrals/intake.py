@@ -36,6 +36,12 @@ def _next_reference(year: int) -> str:
     raise RuntimeError("could not allocate a referral reference")
 
 
+def referral_next_reference() -> str:
+    """A new reference, in a transaction of its own when called outside one: the counter's row
+    is locked only for that moment, not for the whole of a long transaction that follows."""
+    return _next_reference(timezone.localdate().year)
+
+
 def referral_create(*, referrer) -> Referral:
     with transaction.atomic():
         reference = _next_reference(timezone.localdate().year)

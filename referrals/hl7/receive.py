@@ -45,7 +45,7 @@ from referrals.hl7.protocol import (
     sender_of,
     value,
 )
-from referrals.intake import referral_assess, referral_create
+from referrals.intake import referral_assess, referral_next_reference
 from referrals.models import InboundMessage, Referral, StatusEvent
 from referrals.notifications import notify
 from referrals.packets.queue import packet_queue
@@ -185,6 +185,8 @@ def _accept(message, inbound: InboundReferral, checked, sender, control, digest,
                                f"({earlier.get_status_display().lower()}): send a new referral.",
                                code="207")])  # fmt: skip
     stored = []
+    # Outside the transaction: the year's counter row is not held locked while this one runs.
+    reference = referral_next_reference() if earlier is None else ""
     try:
         with transaction.atomic():
             # The record first: a second copy of this message arriving at the same moment waits
@@ -197,10 +199,12 @@ def _accept(message, inbound: InboundReferral, checked, sender, control, digest,
             record = identity.external_referrer_record(inbound.referrer)
             user = identity.referrer_user(record)
             if earlier is None:
-                referral = _create(inbound, record, user)
+                referral = _create(inbound, record, user, reference)
             else:
                 referral = _correct(earlier, inbound, record, user)
-            stored = filing.file_documents(referral=referral, checked=checked, by=user)
+            stored = filing.file_documents(
+                referral=referral, checked=checked, by=user, new=earlier is None
+            )
             InboundMessage.objects.filter(pk=row.pk).update(referral=referral)
             reason = (
                 "Received by secure message" if earlier is None else "Corrected by secure message"
@@ -268,20 +272,24 @@ def _assess(referral: Referral) -> None:
     referral.criteria_version = result.criteria_version
 
 
-def _create(inbound: InboundReferral, record, user) -> Referral:
-    referral = referral_create(referrer=user)
-    _fill(referral, inbound)
-    referral.source = Referral.Source.HL7
-    referral.external_referrer = record
-    referral.status = S.SUBMITTED
-    referral.submitted_at = timezone.now()
-    referral.patient_consent = True  # the referring doctor's software sends it with consent
-    _assess(referral)
-    referral.save()
-    StatusEvent.objects.create(
-        referral=referral, from_status=S.DRAFT, to_status=S.SUBMITTED, by=user,
-        note="Received by secure message",
+def _create(inbound: InboundReferral, record, user, reference: str) -> Referral:
+    referral = Referral(
+        referrer=user, reference=reference, source=Referral.Source.HL7, external_referrer=record,
+        status=S.SUBMITTED, submitted_at=timezone.now(),
+        patient_consent=True,  # the referring doctor's software sends it with their consent
     )  # fmt: skip
+    _fill(referral, inbound)
+    referral.save(force_insert=True)
+    _assess(referral)
+    Referral.objects.filter(pk=referral.pk).update(
+        eligibility=referral.eligibility, eligibility_outcome=referral.eligibility_outcome,
+        criteria_version=referral.criteria_version,
+    )  # fmt: skip
+    StatusEvent.objects.bulk_create([
+        StatusEvent(referral=referral, from_status="", to_status=S.DRAFT, by=user),
+        StatusEvent(referral=referral, from_status=S.DRAFT, to_status=S.SUBMITTED, by=user,
+                    note="Received by secure message"),
+    ])  # fmt: skip
     audit_record(action="referral_transition", referral=referral, actor=user,
                  detail="draft → submitted (secure message)")  # fmt: skip
     return referral
