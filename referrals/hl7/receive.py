@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -72,60 +72,108 @@ class Outcome:
         return self.code == "AA"
 
 
+@dataclass
+class Prepared:
+    """A message read, mapped and its documents checked, before the database is consulted:
+    the part of the work that messages can share out (`prepare` in threads, `commit` in the
+    order they came)."""
+
+    raw: bytes
+    channel: str
+    outcome: Outcome | None = None  # decided already: too large, or not HL7
+    message: object = None
+    sender: str = ""
+    control: str = ""
+    digest: str = ""
+    refused: Refused | None = None
+    inbound: InboundReferral | None = None
+    checked: list = field(default_factory=list)
+
+
 def receive(raw: bytes, *, channel: str = "command") -> Outcome:
     """Process one message (its bytes, unframed) and return the ACK to send. Never raises."""
-    try:
-        return _receive(raw, channel)
-    except Exception:
-        logger.exception("An HL7 message could not be processed (%s bytes)", len(raw))
-        problem = Problem("MSH", 0, "The practice could not process this message just now; "
-                          "please send it again later.", code="207", ack="AR")  # fmt: skip
-        try:
-            message = parse(raw)
-        except Exception:
-            message = None
-        text = "" if message is not None else decode(raw[:2000])
-        return Outcome(build_ack(message, "AR", [problem], raw_text=text), "AR")
+    return commit(prepare(raw, channel=channel))
 
 
-def _receive(raw: bytes, channel: str) -> Outcome:
-    limit = settings.HL7_MAX_MESSAGE_BYTES
-    if len(raw) > limit:
-        problem = Problem("MSH", 0, f"This message is {len(raw):,} bytes; the limit is "
-                          f"{limit:,} bytes.", code="207", ack="AR")  # fmt: skip
-        return Outcome(build_ack(None, "AR", [problem], raw_text=decode(raw[:4000])), "AR")
+def _failed(raw: bytes) -> Outcome:
+    logger.exception("An HL7 message could not be processed (%s bytes)", len(raw))
+    problem = Problem("MSH", 0, "The practice could not process this message just now; "
+                      "please send it again later.", code="207", ack="AR")  # fmt: skip
     try:
         message = parse(raw)
-    except Refused as refused:
-        text = decode(raw[:4000])
-        return Outcome(build_ack(None, "AR", refused.problems, raw_text=text), "AR")
+    except Exception:
+        message = None
+    text = "" if message is not None else decode(raw[:2000])
+    return Outcome(build_ack(message, "AR", [problem], raw_text=text), "AR")
 
-    header_problems = check_header(message)
-    sender, control = sender_of(message), value(message.segment("MSH"), 10)[:199]
-    digest = hashlib.sha256(raw).hexdigest()
-    if control:
-        seen = _seen(sender, control, digest, message)
-        if seen is not None:
-            return seen
-    if header_problems:
-        return _refuse(message, Refused(header_problems), sender, control, digest, raw, channel)
+
+def prepare(raw: bytes, *, channel: str) -> Prepared:
+    """Everything that needs no database: size, parse, header, addressee, mapping, and each
+    document's content check (in the bounded child). Never raises."""
+    prepared = Prepared(raw, channel)
     try:
-        recipient = intended_recipient(message)
+        _prepare(prepared)
+    except Exception:
+        filing.discard(prepared.checked)
+        prepared.checked = []
+        prepared.outcome = _failed(raw)
+    return prepared
+
+
+def _prepare(p: Prepared) -> None:
+    limit = settings.HL7_MAX_MESSAGE_BYTES
+    if len(p.raw) > limit:
+        problem = Problem("MSH", 0, f"This message is {len(p.raw):,} bytes; the limit is "
+                          f"{limit:,} bytes.", code="207", ack="AR")  # fmt: skip
+        p.outcome = Outcome(build_ack(None, "AR", [problem], raw_text=decode(p.raw[:4000])), "AR")
+        return
+    try:
+        p.message = parse(p.raw)
+    except Refused as refused:
+        text = decode(p.raw[:4000])
+        p.outcome = Outcome(build_ack(None, "AR", refused.problems, raw_text=text), "AR")
+        return
+    p.sender, p.control = sender_of(p.message), value(p.message.segment("MSH"), 10)[:199]
+    p.digest = hashlib.sha256(p.raw).hexdigest()
+    header_problems = check_header(p.message)
+    if header_problems:
+        p.refused = Refused(header_problems)
+        return
+    try:
+        recipient = intended_recipient(p.message)
         if recipient and not identity.is_receiver(recipient):
             # Said first and alone: a message meant for someone else is not ours to judge.
             raise Refused([Problem("PRD", 7, "This message is not addressed to this practice: "
                                    "the intended recipient (PRD|IR, PRD-7) is not one of its "
                                    "identifiers.", code="204", ack="AR")])  # fmt: skip
-        inbound = map_referral(message)
-        checked = filing.check_documents(inbound.documents)
+        p.inbound = map_referral(p.message)
+        p.checked = filing.check_documents(p.inbound.documents)
     except Refused as refused:
-        return _refuse(message, refused, sender, control, digest, raw, channel)
+        p.refused = refused
+
+
+def commit(p: Prepared) -> Outcome:
+    """The database's part, in the order messages came: the duplicate check, then the refusal
+    recorded or the referral stored. Never raises; the checked documents' temporary files are
+    gone afterwards."""
     try:
-        return _accept(message, inbound, checked, sender, control, digest, raw, channel)
-    except Refused as refused:
-        return _refuse(message, refused, sender, control, digest, raw, channel)
+        if p.outcome is not None:
+            return p.outcome
+        args = (p.message, p.sender, p.control, p.digest, p.raw, p.channel)
+        if p.control:
+            seen = _seen(p.sender, p.control, p.digest, p.message)
+            if seen is not None:
+                return seen
+        if p.refused is not None:
+            return _refuse(p.message, p.refused, *args[1:])
+        try:
+            return _accept(p.message, p.inbound, p.checked, *args[1:])
+        except Refused as refused:
+            return _refuse(p.message, refused, *args[1:])
+    except Exception:
+        return _failed(p.raw)
     finally:
-        filing.discard(checked)
+        filing.discard(p.checked)
 
 
 def _seen(sender: str, control: str, digest: str, message) -> Outcome | None:

@@ -8,13 +8,15 @@ read. Never a traceback.
 """
 
 import sys
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from referrals.hl7.protocol import unframe
-from referrals.hl7.receive import receive
+from referrals.hl7.receive import commit, prepare
 from referrals.packets import sandbox
 
 
@@ -45,14 +47,27 @@ class Command(BaseCommand):
             if not messages:
                 problems.append(f"{name}: no HL7 message in it")
                 all_accepted = False
-            for raw in messages:
-                outcome = receive(raw, channel="command")
+            for outcome in self._process(messages):
                 self.stdout.write(ack_lines(outcome.ack), ending="")
                 all_accepted = all_accepted and outcome.accepted
         if problems:
             raise CommandError("; ".join(problems), returncode=2)
         if not all_accepted:
             sys.exit(2)
+
+    def _process(self, messages: list[bytes]):
+        """Outcomes in the messages' order. Each is read and its documents checked in a few
+        threads ahead (no database there), then stored one after another in order, so a
+        correction after its referral in the same file finds it."""
+        window = settings.HL7_LISTEN_THREADS
+        with ThreadPoolExecutor(window, thread_name_prefix="hl7-prepare") as pool:
+            pending = deque()
+            for raw in messages:
+                pending.append(pool.submit(prepare, raw, channel="command"))
+                if len(pending) > window:
+                    yield commit(pending.popleft().result())
+            while pending:
+                yield commit(pending.popleft().result())
 
     def _read(self, name: str, cap: int) -> bytes:
         if name == "-":
