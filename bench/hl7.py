@@ -132,7 +132,8 @@ def measure_listener(env: dict, pdf_b64: str) -> dict:
         line = listener.stdout.readline()
         match = re.search(r":(\d+)\s*$", line)
         if not match:
-            raise RuntimeError(f"the listener did not start: {line}{listener.stderr.read()[-2000:]}")
+            error = listener.stderr.read()[-2000:]
+            raise RuntimeError(f"the listener did not start: {line}{error}")
         port = int(match.group(1))
         # Warm-up: the first message opens the database connection and the checker's server.
         with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
@@ -192,7 +193,8 @@ def section(state: dict) -> str:
     c, lst = state["command"], state["listener"]
     return "\n".join([
         HEADING, "",
-        f"Written by `bench/hl7.py` on {state['date']} ({state['seconds']:.0f} s). Level-1 REF^I12 "
+        f"Written by `bench/hl7.py` on {state['date']} ({state['seconds']:.0f} s; load average "
+        f"{state['load']} at the start, on a machine shared with other work). Level-1 REF^I12 "
         f"messages (simplified REF profile), each with a {state['pdf_kb']} KB PDF letter as the "
         "display segment, on PostgreSQL with DEBUG=0, client and server on the same 2 cores. Each "
         "message is parsed, mapped, its identifiers validated, its PDF checked as uploads are (in "
@@ -224,7 +226,10 @@ def write_section(text: str) -> None:
 def main() -> int:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="portal-bench-hl7-"))
-    state: dict = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    state: dict = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
+    }
     status = 0
     try:
         env = environment(work)
