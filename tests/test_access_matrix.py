@@ -186,6 +186,9 @@ MATRIX: dict[str, Case] = {
     ),
     "message_create": Case("POST", sent, viewers(400)),  # no message: the form again
     "referral_audit": Case("GET", sent, admins(200)),
+    # Only for a referral received by secure message (tests/test_hl7_staff.py): this one came
+    # by the web form, so even an admin gets 404.
+    "referral_facts_from_letter": Case("GET", sent, admins(404)),
     "triage_queue": Case("GET", none, admins(200)),
     "triage_queue_csv": Case("GET", none, admins(200)),
     "review_list": Case("GET", none, radiologists(200)),
