@@ -123,16 +123,17 @@ def read_ack(sock) -> bytes:
     return data
 
 
-def measure_listener(env: dict, pdf_b64: str) -> dict:
+def measure_listener(env: dict, pdf_b64: str, work: Path) -> dict:
+    log_path = work / "listener.log"  # a file, not a pipe nobody drains (a full pipe blocks)
     listener = subprocess.Popen(  # noqa: S603
         [PY, "manage.py", "hl7_listen", "--host", "127.0.0.1", "--port", "0"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=log_path.open("w"), text=True,
     )  # fmt: skip
     try:
         line = listener.stdout.readline()
         match = re.search(r":(\d+)\s*$", line)
         if not match:
-            error = listener.stderr.read()[-2000:]
+            error = log_path.read_text()[-2000:]
             raise RuntimeError(f"the listener did not start: {line}{error}")
         port = int(match.group(1))
         # Warm-up: the first message opens the database connection and the checker's server.
@@ -147,6 +148,13 @@ def measure_listener(env: dict, pdf_b64: str) -> dict:
         gate = threading.Barrier(SENDERS + 1)
 
         def sender(batch: list[bytes]) -> None:
+            try:
+                send_all(batch)
+            except OSError as exc:
+                with lock:
+                    failures.append(f"{type(exc).__name__}: {exc}")
+
+        def send_all(batch: list[bytes]) -> None:
             with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
                 gate.wait()
                 for raw in batch:
@@ -174,7 +182,8 @@ def measure_listener(env: dict, pdf_b64: str) -> dict:
         except subprocess.TimeoutExpired:
             listener.kill()
     if failures:
-        raise RuntimeError(f"{len(failures)} messages not accepted, e.g. {failures[0]}")
+        tail = log_path.read_text()[-1500:]
+        raise RuntimeError(f"{len(failures)} messages failed, e.g. {failures[0]}; log: {tail}")
     total = SENDERS * PER_SENDER
     return {
         "messages": total, "seconds": seconds, "rate": total / seconds,
@@ -242,14 +251,17 @@ def main() -> int:
         log(f"hl7_receive: {COMMAND_MESSAGES} messages")
         state["command"] = measure_command(env, work, pdf_b64)
         log(f"hl7_listen: {SENDERS} senders x {PER_SENDER}")
-        state["listener"] = measure_listener(env, pdf_b64)
+        state["listener"] = measure_listener(env, pdf_b64, work)
     except Exception as exc:
         state["error"] = f"{type(exc).__name__}: {exc}"[:2000]
         status = 1
     finally:
         state["seconds"] = time.monotonic() - started
         write_section(section(state))
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP") == "1":
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
         try:
             drop_database()
         except Exception as exc:

@@ -92,14 +92,15 @@ def test_hl7_receive_says_what_is_wrong_with_a_file_without_a_traceback(private_
 
 @contextlib.contextmanager
 def listener(media):
+    log = media.parent / "listener.log"
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "hl7_listen", "--host", "127.0.0.1", "--port", "0"],
         cwd=ROOT, env=command_env(media, HL7_LISTEN_THREADS="4"), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=log.open("wb"),  # a file: a pipe nobody reads would block the listener when full
     )  # fmt: skip
     try:
         line = process.stdout.readline().decode()
-        assert "Listening" in line, process.stderr.read().decode()[-3000:]
+        assert "Listening" in line, log.read_text()[-3000:]
         yield int(line.rsplit(":", 1)[1])
     finally:
         process.terminate()

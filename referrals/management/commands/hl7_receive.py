@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from referrals.hl7.protocol import unframe
 from referrals.hl7.receive import commit, prepare
 from referrals.packets import sandbox
+from referrals.tasks import render_packet  # noqa: F401  (registers the tasks receipt publishes)
 
 
 def ack_lines(ack: str) -> str:
