@@ -152,6 +152,14 @@ def _prepare(p: Prepared) -> None:
         p.refused = refused
 
 
+def order_key(p: Prepared) -> str:
+    """Messages with the same key must be stored in the order they came: those about the same
+    referral (the sender's RF1-6), or the same message again (MSH-10)."""
+    if p.inbound is not None and p.inbound.originating_id:
+        return f"{p.sender}|RF1|{p.inbound.originating_id}"
+    return f"{p.sender}|MSH|{p.control}" if p.control else f"raw|{id(p)}"
+
+
 def commit(p: Prepared) -> Outcome:
     """The database's part, in the order messages came: the duplicate check, then the refusal
     recorded or the referral stored. Never raises; the checked documents' temporary files are
