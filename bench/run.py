@@ -905,6 +905,9 @@ def main() -> int:
         stop_server(server)
         state["total_seconds"] = time.monotonic() - started
         write_results(state)
+        # HL7 secure messaging (issue 15): its own database and section of RESULTS.md.
+        if subprocess.run([PY, str(ROOT / "bench" / "hl7.py")], cwd=ROOT, check=False).returncode:
+            status = 1
         if KEEP:
             log(f"kept {work} and the database {DB_NAME}")
         else:

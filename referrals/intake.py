@@ -3,7 +3,7 @@ and the eligibility facts its fields make (assessed by eligibility/)."""
 
 from datetime import date
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -34,6 +34,20 @@ def _next_reference(year: int) -> str:
             except IntegrityError:
                 continue  # another request created the year's row first: increment it instead
     raise RuntimeError("could not allocate a referral reference")
+
+
+def referral_next_reference() -> str:
+    """A new reference, in a transaction of its own when called outside one: the counter's row
+    is locked only for that moment, not for the whole of a long transaction that follows.
+
+    On PostgreSQL that transaction does not wait for its own flush to disk: the referral's
+    transaction, later in the same log, flushes it when it commits; if that one never does, a
+    counter step lost in a crash was used by nothing."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        return _next_reference(timezone.localdate().year)
 
 
 def referral_create(*, referrer) -> Referral:

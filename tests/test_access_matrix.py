@@ -202,6 +202,9 @@ MATRIX: dict[str, Case] = {
     "answer_reviewed": Case("POST", sent, staff(302)),
     # Not booked: nothing to print, for anyone who may see the referral.
     "booking_letter": Case("GET", sent, viewers(404)),
+    # Only for a referral received by secure message (tests/test_hl7_staff.py): this one came
+    # by the web form, so even an admin gets 404.
+    "referral_facts_from_letter": Case("GET", sent, admins(404)),
     "triage_queue": Case("GET", none, admins(200)),
     "triage_queue_csv": Case("GET", none, admins(200)),
     "review_list": Case("GET", none, radiologists(200)),

@@ -92,14 +92,15 @@ def test_hl7_receive_says_what_is_wrong_with_a_file_without_a_traceback(private_
 
 @contextlib.contextmanager
 def listener(media):
+    log = media.parent / "listener.log"
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "hl7_listen", "--host", "127.0.0.1", "--port", "0"],
         cwd=ROOT, env=command_env(media, HL7_LISTEN_THREADS="4"), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=log.open("wb"),  # a file: a pipe nobody reads would block the listener when full
     )  # fmt: skip
     try:
         line = process.stdout.readline().decode()
-        assert "Listening" in line, process.stderr.read().decode()[-3000:]
+        assert "Listening" in line, log.read_text()[-3000:]
         yield int(line.rsplit(":", 1)[1])
     finally:
         process.terminate()
@@ -175,3 +176,23 @@ def private_media(tmp_path):
 def _small_limit_for_the_overrun_test(request, monkeypatch):
     if "over_the_limit" in request.node.name:
         monkeypatch.setenv("HL7_MAX_MESSAGE_BYTES", "2048")
+
+
+def test_hl7_receive_keeps_a_referral_and_its_correction_in_order(private_media, tmp_path):
+    batch = tmp_path / "batch.hl7"
+    parts = [message(control=f"ORD-{n}", originating=f"ORD-REF-{n}") for n in range(6)]
+    parts.insert(3, message(control="ORD-C", originating="ORD-REF-0", status="C",
+                            family="Corrected"))  # fmt: skip
+    parts.append(parts[0])  # the first again: the same ACK
+    batch.write_bytes(b"".join(frame(p) for p in parts))
+    result = hl7_receive(private_media, str(batch))
+    acks = acks_in(result.stdout)
+    assert [msa(a)[1] for a in acks] == [f"ORD-{n}" for n in (0, 1, 2)] + ["ORD-C"] + [
+        f"ORD-{n}" for n in (3, 4, 5, 0)
+    ]
+    assert {msa(a)[0] for a in acks} == {"AA"}, result.stdout.decode()[-2000:]
+    assert result.returncode == 0
+    assert Referral.objects.count() == 6
+    corrected = Referral.objects.get(patient_family_name="Corrected")
+    assert corrected.packets.count() == 2
+    assert str(acks[-1]) == str(acks[0])

@@ -223,7 +223,7 @@ def test_no_template_holds_an_inline_script_or_style(settings):
     from pathlib import Path
 
     for path in Path(settings.BASE_DIR, "templates").rglob("*.html"):
-        if path.parts[-2] in ("packets", "emails"):  # rendered to PDF or text, never served
+        if path.parts[-2] in ("packets", "letters", "emails"):  # to PDF or text, never served
             continue
         html = path.read_text()
         assert "<script>" not in html and "<style" not in html and " style=" not in html, path

@@ -75,8 +75,10 @@ def discard(checked: list[Checked]) -> None:
             pass
 
 
-def _check_totals(referral: Referral, checked: list[Checked], replacing: set[int]) -> None:
-    existing = list(referral.attachments.all())
+def _check_totals(
+    referral: Referral, checked: list[Checked], replacing: set[int], *, new: bool
+) -> None:
+    existing = [] if new else list(referral.attachments.all())
     used = sum(a.size for a in existing) + sum(c.detected.size for c in checked)
     if used > settings.REFERRAL_MAX_BYTES:
         limit = settings.REFERRAL_MAX_BYTES // (1024 * 1024)
@@ -92,20 +94,27 @@ def _check_totals(referral: Referral, checked: list[Checked], replacing: set[int
                                code="102")])  # fmt: skip
 
 
-def file_documents(*, referral: Referral, checked: list[Checked], by) -> list[Attachment]:
+def file_documents(
+    *, referral: Referral, checked: list[Checked], by, new: bool = False
+) -> list[Attachment]:
     """Store the checked documents on the referral, in the caller's transaction; a correction's
-    letter replaces the current letter from secure messaging (kept in the history)."""
+    letter replaces the current letter from secure messaging (kept in the history). `new`: the
+    referral was made by this message, so it has no documents yet."""
     previous_letter = (
-        referral.attachments.filter(
-            kind=Attachment.Kind.CLINICAL_NOTES,
-            replaced_by__isnull=True,
-            original_name__startswith="Referral letter",
+        None
+        if new
+        else (
+            referral.attachments.filter(
+                kind=Attachment.Kind.CLINICAL_NOTES,
+                replaced_by__isnull=True,
+                original_name__startswith="Referral letter",
+            )
+            .order_by("-uploaded_at", "-id")
+            .first()
         )
-        .order_by("-uploaded_at", "-id")
-        .first()
     )
     replacing = {previous_letter.pk} if previous_letter else set()
-    _check_totals(referral, checked, replacing)
+    _check_totals(referral, checked, replacing, new=new)
     stored: list[Attachment] = []
     saved_names: list[str] = []
     try:

@@ -72,7 +72,7 @@ def frame(message: str | bytes) -> bytes:
 def unframe(data: bytes) -> list[bytes]:
     """The messages in a file or stream: MLLP frames (<VT> message <FS><CR>) when there are any,
     else the raw text, which may hold several messages (each begins with MSH)."""
-    if data.lstrip()[:1] == SB:
+    if data.lstrip(b" \t\r\n")[:1] == SB:  # not lstrip(): VT, the start block, is whitespace
         frames = []
         for chunk in data.split(SB)[1:]:
             body, _sep, _rest = chunk.partition(EB)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -45,7 +45,7 @@ from referrals.hl7.protocol import (
     sender_of,
     value,
 )
-from referrals.intake import referral_assess, referral_create
+from referrals.intake import referral_assess, referral_next_reference
 from referrals.models import InboundMessage, Referral, StatusEvent
 from referrals.notifications import notify
 from referrals.packets.queue import packet_queue
@@ -72,60 +72,116 @@ class Outcome:
         return self.code == "AA"
 
 
+@dataclass
+class Prepared:
+    """A message read, mapped and its documents checked, before the database is consulted:
+    the part of the work that messages can share out (`prepare` in threads, `commit` in the
+    order they came)."""
+
+    raw: bytes
+    channel: str
+    outcome: Outcome | None = None  # decided already: too large, or not HL7
+    message: object = None
+    sender: str = ""
+    control: str = ""
+    digest: str = ""
+    refused: Refused | None = None
+    inbound: InboundReferral | None = None
+    checked: list = field(default_factory=list)
+
+
 def receive(raw: bytes, *, channel: str = "command") -> Outcome:
     """Process one message (its bytes, unframed) and return the ACK to send. Never raises."""
-    try:
-        return _receive(raw, channel)
-    except Exception:
-        logger.exception("An HL7 message could not be processed (%s bytes)", len(raw))
-        problem = Problem("MSH", 0, "The practice could not process this message just now; "
-                          "please send it again later.", code="207", ack="AR")  # fmt: skip
-        try:
-            message = parse(raw)
-        except Exception:
-            message = None
-        text = "" if message is not None else decode(raw[:2000])
-        return Outcome(build_ack(message, "AR", [problem], raw_text=text), "AR")
+    return commit(prepare(raw, channel=channel))
 
 
-def _receive(raw: bytes, channel: str) -> Outcome:
-    limit = settings.HL7_MAX_MESSAGE_BYTES
-    if len(raw) > limit:
-        problem = Problem("MSH", 0, f"This message is {len(raw):,} bytes; the limit is "
-                          f"{limit:,} bytes.", code="207", ack="AR")  # fmt: skip
-        return Outcome(build_ack(None, "AR", [problem], raw_text=decode(raw[:4000])), "AR")
+def _failed(raw: bytes) -> Outcome:
+    logger.exception("An HL7 message could not be processed (%s bytes)", len(raw))
+    problem = Problem("MSH", 0, "The practice could not process this message just now; "
+                      "please send it again later.", code="207", ack="AR")  # fmt: skip
     try:
         message = parse(raw)
-    except Refused as refused:
-        text = decode(raw[:4000])
-        return Outcome(build_ack(None, "AR", refused.problems, raw_text=text), "AR")
+    except Exception:
+        message = None
+    text = "" if message is not None else decode(raw[:2000])
+    return Outcome(build_ack(message, "AR", [problem], raw_text=text), "AR")
 
-    header_problems = check_header(message)
-    sender, control = sender_of(message), value(message.segment("MSH"), 10)[:199]
-    digest = hashlib.sha256(raw).hexdigest()
-    if control:
-        seen = _seen(sender, control, digest, message)
-        if seen is not None:
-            return seen
-    if header_problems:
-        return _refuse(message, Refused(header_problems), sender, control, digest, raw, channel)
+
+def prepare(raw: bytes, *, channel: str) -> Prepared:
+    """Everything that needs no database: size, parse, header, addressee, mapping, and each
+    document's content check (in the bounded child). Never raises."""
+    prepared = Prepared(raw, channel)
     try:
-        recipient = intended_recipient(message)
+        _prepare(prepared)
+    except Exception:
+        filing.discard(prepared.checked)
+        prepared.checked = []
+        prepared.outcome = _failed(raw)
+    return prepared
+
+
+def _prepare(p: Prepared) -> None:
+    limit = settings.HL7_MAX_MESSAGE_BYTES
+    if len(p.raw) > limit:
+        problem = Problem("MSH", 0, f"This message is {len(p.raw):,} bytes; the limit is "
+                          f"{limit:,} bytes.", code="207", ack="AR")  # fmt: skip
+        p.outcome = Outcome(build_ack(None, "AR", [problem], raw_text=decode(p.raw[:4000])), "AR")
+        return
+    try:
+        p.message = parse(p.raw)
+    except Refused as refused:
+        text = decode(p.raw[:4000])
+        p.outcome = Outcome(build_ack(None, "AR", refused.problems, raw_text=text), "AR")
+        return
+    p.sender, p.control = sender_of(p.message), value(p.message.segment("MSH"), 10)[:199]
+    p.digest = hashlib.sha256(p.raw).hexdigest()
+    header_problems = check_header(p.message)
+    if header_problems:
+        p.refused = Refused(header_problems)
+        return
+    try:
+        recipient = intended_recipient(p.message)
         if recipient and not identity.is_receiver(recipient):
             # Said first and alone: a message meant for someone else is not ours to judge.
             raise Refused([Problem("PRD", 7, "This message is not addressed to this practice: "
                                    "the intended recipient (PRD|IR, PRD-7) is not one of its "
                                    "identifiers.", code="204", ack="AR")])  # fmt: skip
-        inbound = map_referral(message)
-        checked = filing.check_documents(inbound.documents)
+        p.inbound = map_referral(p.message)
+        p.checked = filing.check_documents(p.inbound.documents)
     except Refused as refused:
-        return _refuse(message, refused, sender, control, digest, raw, channel)
+        p.refused = refused
+
+
+def order_key(p: Prepared) -> str:
+    """Messages with the same key must be stored in the order they came: those about the same
+    referral (the sender's RF1-6), or the same message again (MSH-10)."""
+    if p.inbound is not None and p.inbound.originating_id:
+        return f"{p.sender}|RF1|{p.inbound.originating_id}"
+    return f"{p.sender}|MSH|{p.control}" if p.control else f"raw|{id(p)}"
+
+
+def commit(p: Prepared) -> Outcome:
+    """The database's part, in the order messages came: the duplicate check, then the refusal
+    recorded or the referral stored. Never raises; the checked documents' temporary files are
+    gone afterwards."""
     try:
-        return _accept(message, inbound, checked, sender, control, digest, raw, channel)
-    except Refused as refused:
-        return _refuse(message, refused, sender, control, digest, raw, channel)
+        if p.outcome is not None:
+            return p.outcome
+        args = (p.message, p.sender, p.control, p.digest, p.raw, p.channel)
+        if p.control:
+            seen = _seen(p.sender, p.control, p.digest, p.message)
+            if seen is not None:
+                return seen
+        if p.refused is not None:
+            return _refuse(p.message, p.refused, *args[1:])
+        try:
+            return _accept(p.message, p.inbound, p.checked, *args[1:])
+        except Refused as refused:
+            return _refuse(p.message, refused, *args[1:])
+    except Exception:
+        return _failed(p.raw)
     finally:
-        filing.discard(checked)
+        filing.discard(p.checked)
 
 
 def _seen(sender: str, control: str, digest: str, message) -> Outcome | None:
@@ -185,6 +241,8 @@ def _accept(message, inbound: InboundReferral, checked, sender, control, digest,
                                f"({earlier.get_status_display().lower()}): send a new referral.",
                                code="207")])  # fmt: skip
     stored = []
+    # Outside the transaction: the year's counter row is not held locked while this one runs.
+    reference = referral_next_reference() if earlier is None else ""
     try:
         with transaction.atomic():
             # The record first: a second copy of this message arriving at the same moment waits
@@ -197,10 +255,12 @@ def _accept(message, inbound: InboundReferral, checked, sender, control, digest,
             record = identity.external_referrer_record(inbound.referrer)
             user = identity.referrer_user(record)
             if earlier is None:
-                referral = _create(inbound, record, user)
+                referral = _create(inbound, record, user, reference)
             else:
                 referral = _correct(earlier, inbound, record, user)
-            stored = filing.file_documents(referral=referral, checked=checked, by=user)
+            stored = filing.file_documents(
+                referral=referral, checked=checked, by=user, new=earlier is None
+            )
             InboundMessage.objects.filter(pk=row.pk).update(referral=referral)
             reason = (
                 "Received by secure message" if earlier is None else "Corrected by secure message"
@@ -268,20 +328,24 @@ def _assess(referral: Referral) -> None:
     referral.criteria_version = result.criteria_version
 
 
-def _create(inbound: InboundReferral, record, user) -> Referral:
-    referral = referral_create(referrer=user)
-    _fill(referral, inbound)
-    referral.source = Referral.Source.HL7
-    referral.external_referrer = record
-    referral.status = S.SUBMITTED
-    referral.submitted_at = timezone.now()
-    referral.patient_consent = True  # the referring doctor's software sends it with consent
-    _assess(referral)
-    referral.save()
-    StatusEvent.objects.create(
-        referral=referral, from_status=S.DRAFT, to_status=S.SUBMITTED, by=user,
-        note="Received by secure message",
+def _create(inbound: InboundReferral, record, user, reference: str) -> Referral:
+    referral = Referral(
+        referrer=user, reference=reference, source=Referral.Source.HL7, external_referrer=record,
+        status=S.SUBMITTED, submitted_at=timezone.now(),
+        patient_consent=True,  # the referring doctor's software sends it with their consent
     )  # fmt: skip
+    _fill(referral, inbound)
+    referral.save(force_insert=True)
+    _assess(referral)
+    Referral.objects.filter(pk=referral.pk).update(
+        eligibility=referral.eligibility, eligibility_outcome=referral.eligibility_outcome,
+        criteria_version=referral.criteria_version,
+    )  # fmt: skip
+    StatusEvent.objects.bulk_create([
+        StatusEvent(referral=referral, from_status="", to_status=S.DRAFT, by=user),
+        StatusEvent(referral=referral, from_status=S.DRAFT, to_status=S.SUBMITTED, by=user,
+                    note="Received by secure message"),
+    ])  # fmt: skip
     audit_record(action="referral_transition", referral=referral, actor=user,
                  detail="draft → submitted (secure message)")  # fmt: skip
     return referral

@@ -19,6 +19,7 @@ from referrals.attachments import document_checklist, referral_can_add_documents
 from referrals.forms.answers import answer_items
 from referrals.forms.intake import AnswerForm, AttachmentForm, MessageForm, WithdrawForm
 from referrals.hl7.facts import facts_may_enter
+from referrals.hl7.letters import LETTER_EVENTS
 from referrals.intake import referral_assessment
 from referrals.models import Attachment, Referral
 from referrals.selectors import only_current, referral_messages, referral_timeline
@@ -111,6 +112,8 @@ def render_detail(
         context["show_packet_inline"] = referral.assigned_radiologist_id == request.user.pk
         if referral.by_secure_message:
             context["letters"] = list(referral.letters.order_by("created_at", "id"))
+            for letter in context["letters"]:
+                letter.title = LETTER_EVENTS.get(letter.event, letter.event)
             context["can_enter_facts"] = context["is_admin"] and facts_may_enter(referral)
     if referral.staff_entered:
         context["staff_entered"] = [

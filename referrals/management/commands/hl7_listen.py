@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from referrals.hl7.listener import serve
 from referrals.packets import sandbox
+from referrals.tasks import render_packet  # noqa: F401  (registers the tasks receipt publishes)
 
 
 class Command(BaseCommand):
