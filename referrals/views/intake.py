@@ -148,7 +148,8 @@ def referral_autosave(request, referral_uuid, section):
         return HttpResponse("This referral can no longer be changed.", status=409)
     form = FORMS[section](request.POST, instance=referral)
     valid = referral_save_section(referral=referral, section=section, form=form)
-    referral.refresh_from_db()
+    if not valid:  # the form set what it could clean on the instance: read back what is saved
+        referral.refresh_from_db()
     context = {
         "referral": referral,
         "valid": valid,
