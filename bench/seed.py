@@ -8,6 +8,7 @@ is invented (names from short lists); Medicare, provider and IHI numbers pass th
 import argparse
 import io
 import json
+import os
 import random
 import struct
 import time
@@ -23,7 +24,8 @@ PASSWORD = "bench-password-2026"  # noqa: S105 - synthetic accounts in a throwaw
 TOTP_KEY = "3132333435363738393031323334353637383930"  # hex; every bench staff authenticator
 WRITER_REFERRERS = 40  # referrers of the mixed load who autosave and submit
 SUBMIT_DRAFTS = 6  # complete drafts each of them may submit
-TEMPLATES = 100_000  # distinct clinical pictures; more referrals reuse them (seed_referrals)
+# Referrals made in Python (facts, eligibility, history); past these, copies made in SQL.
+TEMPLATES = int(os.environ.get("BENCH_TEMPLATES") or 100_000)
 ACCEPT_POOL = 4000  # submitted referrals the accept scenarios take, one each
 HEAVY_REFERRALS = 2000
 UPLOAD_DRAFTS = 4
@@ -328,6 +330,7 @@ def seed_referrals(rng: random.Random, n: int, people: dict, sites: list[int]) -
     now = timezone.now()
     today = timezone.localdate()
     tz = timezone.get_current_timezone()
+    full_n, n = n, min(n, TEMPLATES)  # past TEMPLATES, copies are made in SQL (clone_referrals)
     heavy = min(HEAVY_REFERRALS, max(1, n // 10))
     owners = [people["heavy_id"]] * heavy + [
         rng.choice(people["other_referrer_ids"]) for _ in range(n - heavy)
@@ -336,16 +339,8 @@ def seed_referrals(rng: random.Random, n: int, people: dict, sites: list[int]) -
     statuses = list(STATUS_WEIGHTS)
     weights = list(STATUS_WEIGHTS.values())
     rows, imaging_by_row = [], []
-    for j, owner in enumerate(owners):
+    for owner in owners:
         status = rng.choices(statuses, weights)[0]
-        if j >= TEMPLATES:
-            # Past TEMPLATES referrals, each takes the dates, clinical facts and imaging of an
-            # earlier one (so its eligibility is evaluated once): the distribution is the same,
-            # and a million rows seed in minutes (bench/README.md).
-            template = rows[j % TEMPLATES]
-            rows.append({**template, "referrer_id": owner, "status": status})
-            imaging_by_row.append(imaging_by_row[j % TEMPLATES])
-            continue
         onset = today - timedelta(days=rng.randint(0, DAYS))
         created = datetime.combine(
             min(onset + timedelta(days=rng.randint(0, 10)), today),
@@ -495,18 +490,95 @@ def seed_referrals(rng: random.Random, n: int, people: dict, sites: list[int]) -
     _copy(StatusEvent, events)
     _copy(ImagingStudy, studies)
     _copy(Packet, packets)
+    cloned = clone_referrals(made, full_n - made, people["other_referrer_ids"])
     for model in (Referral, StatusEvent, ImagingStudy, Packet):
         _reset_sequence(model)
+    if cloned:
+        counters = reference_counters()
     for year, last in counters.items():
         ReferenceCounter.objects.update_or_create(year=year, defaults={"last": last})
     return {
-        "referrals": made,
+        "referrals": made + cloned,
+        "templates": made,
         "heavy_referrals": heavy,
-        "events": len(events),
-        "imaging": len(studies),
-        "packets": len(packets),
+        "events": StatusEvent.objects.count(),
+        "imaging": ImagingStudy.objects.count(),
+        "packets": Packet.objects.count(),
         "generate_seconds": round(rules_seconds, 1),
     }
+
+
+def _medicare_sql() -> str:
+    """A random Medicare card number with a valid check digit, in SQL: eight digits (the first
+    2 to 6), their weighted sum mod 10 (weights 1 3 7 9 1 3 7 9), and an issue digit 1 to 9."""
+    stem = "(2 + floor(random() * 5))::text || lpad(floor(random() * 10000000)::text, 7, '0')"
+    weights = (1, 3, 7, 9, 1, 3, 7, 9)
+    total = " + ".join(f"{w} * substr(s, {i + 1}, 1)::int" for i, w in enumerate(weights))
+    # The outer row's id in the WHERE makes it a subquery run for each row (an uncorrelated
+    # one would run once: one number for every copy). "%%" is a literal % beside parameters.
+    return (
+        f"(SELECT s || (({total}) %% 10)::text || (1 + floor(random() * 9))::text "  # noqa: S608
+        f"FROM (SELECT {stem} AS s WHERE referrals_referral.id > 0) stem)"
+    )
+
+
+def clone_referrals(templates: int, extra: int, referrer_ids: list[int]) -> int:
+    """`extra` more referrals, copies of the first `templates` (their dates, clinical facts,
+    status, eligibility, history, imaging and packets) made by INSERT ... SELECT in the
+    database, each with a new UUID, reference, Medicare number and a random referrer (not the
+    heavy one). So a million referrals seed in minutes: Python evaluates and writes 100 000."""
+    from django.db import connection
+
+    from referrals.models import ImagingStudy, Packet, Referral, StatusEvent
+
+    if extra <= 0:
+        return 0
+    q = connection.ops.quote_name
+
+    def clone(model, offset: int, limit: int, overrides: dict, key: str):
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key or key == "id"]
+        columns = ", ".join(q(f.column) for f in fields)
+        values = ", ".join(overrides.get(f.column, q(f.column)) for f in fields)
+        table = q(model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {values} FROM {table} "  # noqa: S608
+                f"WHERE {q(key)} <= %s",
+                [limit],
+            )
+
+    referrers = "ARRAY[" + ",".join(str(int(i)) for i in referrer_ids) + "]"
+    done = 0
+    while done < extra:
+        offset = templates + done
+        limit = min(templates, extra - done)
+        clone(Referral, offset, limit, {
+            "id": f"id + {offset}",
+            "uuid": "gen_random_uuid()",
+            "reference": "'VP-' || substr(reference, 4, 4) || '-' || "
+                         f"lpad((id + {offset})::text, 5, '0')",
+            "referrer_id": f"({referrers})[1 + floor(random() * {len(referrer_ids)})::int]",
+            "medicare_number": _medicare_sql(),
+        }, "id")  # fmt: skip
+        for model in (StatusEvent, ImagingStudy, Packet):
+            overrides = {"referral_id": f"referral_id + {offset}"}
+            if model is Packet:
+                overrides["uuid"] = "gen_random_uuid()"
+            clone(model, offset, limit, overrides, "referral_id")
+        done += limit
+    return extra
+
+
+def reference_counters() -> dict[int, int]:
+    """The last reference number used in each year (ReferenceCounter), after cloning."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT substr(reference, 4, 4)::int, max(substr(reference, 9)::int) "
+            "FROM referrals_referral GROUP BY 1"
+        )
+        return dict(cursor.fetchall())
 
 
 # --- files and the referrals the scenarios use --------------------------------------------------
