@@ -811,6 +811,9 @@ def prepare(n: int, work: Path) -> tuple[dict, dict, str]:
               str(folder / "files")], env, 1800, f"seed {n:,} referrals")  # fmt: skip
     info = json.loads(info_path.read_text())
     log(f"seeded {n:,} in {info['seconds']} s: {info['counts']}")
+    if env["DEBUG"] == "0":  # each server has its own VAR_DIR, so its own static files
+        run_step([PY, "manage.py", "collectstatic", "--noinput", "-v", "0"], env, 600,
+                 "collectstatic")  # fmt: skip
     return env, info, postgres
 
 
@@ -853,9 +856,6 @@ def main() -> int:
             state["seeds"][n] = info
         env, info = prepared[N]
         state["seed"] = info
-        if env["DEBUG"] == "0":
-            run_step([PY, "manage.py", "collectstatic", "--noinput", "-v", "0"], env, 600,
-                     "collectstatic")  # fmt: skip
         pool = facts_pool()
         log("rules alone")
         state["rules"] = {**measure_rules(pool), "pool": len(pool)}
