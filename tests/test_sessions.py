@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from portal.middleware import SEEN_COOKIE, SIGNED_IN_AT, WRITTEN_AT, _SEEN_SALT, _session_tag
+from portal.middleware import _SEEN_SALT, SEEN_COOKIE, SIGNED_IN_AT, WRITTEN_AT, _session_tag
 from tests.factories import PASSWORD
 
 
