@@ -756,6 +756,20 @@ FIXES = {
     "default": """Profile the view in-process against the kept database (BENCH_KEEP=1): the
         queries (EXPLAIN ANALYZE of each, with django.test.utils.CaptureQueriesContext) and the
         template, as bench/README.md describes for the queue.""",
+    "autosave": """An autosave is the section's form, one UPDATE in a savepoint and COMMIT, and
+        the criteria panel re-rendered; the JSON baseline writes nothing. Check its queries
+        (tests/test_query_counts.py asserts 9) and time the COMMIT: a loaded disk's WAL flush is
+        most of what is left.""",
+    "staff_page": """The referral page for an admin: 14 queries (tests/test_query_counts.py), the
+        forms written by plain_field. Profile the template in-process (BENCH_KEEP=1): the
+        summary, the criteria table and the timeline are the Django template language's work.""",
+    "review_page": """As the staff page: 13 queries; profile its template in-process.""",
+    "queue_reference": """reference LIKE 'VP-…%' on the reference's varchar_pattern_ops index
+        (referrals_referral_reference_…_like): EXPLAIN each part of triage_queue(q=...).""",
+    "queue_reference_partial": """The number alone is searched in each year of ReferenceCounter
+        and as a Medicare prefix (a BitmapOr of the two pattern-ops indexes): EXPLAIN it.""",
+    "queue_medicare_partial": """medicare_number LIKE '…%' on referral_medicare_prefix_idx
+        (varchar_pattern_ops): EXPLAIN each part of triage_queue(q=...).""",
     "queue": """Already in place: the partial index referral_open_queue_idx gives the page
         its order (an index scan that stops at 50 rows), only the shown columns are read
         (QUEUE_COLUMNS), rows are worked out once in the view (queue_rows) and the filter bar is

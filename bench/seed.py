@@ -555,8 +555,10 @@ def clone_referrals(templates: int, extra: int, referrer_ids: list[int]) -> int:
         clone(Referral, offset, limit, {
             "id": f"id + {offset}",
             "uuid": "gen_random_uuid()",
+            # lpad would cut a longer number to 5 characters: pad to at least 5 instead.
             "reference": "'VP-' || substr(reference, 4, 4) || '-' || "
-                         f"lpad((id + {offset})::text, 5, '0')",
+                         f"lpad((id + {offset})::text, greatest(5, length((id + {offset})::text)), "
+                         "'0')",
             "referrer_id": f"({referrers})[1 + floor(random() * {len(referrer_ids)})::int]",
             "medicare_number": _medicare_sql(),
         }, "id")  # fmt: skip
