@@ -5,9 +5,12 @@ sign-in), sends the CSRF token with every POST, and times each request from conn
 byte of the body. Bodies can be streamed from a file, so a 200 MB upload never sits in memory.
 """
 
+import hashlib
+import hmac
 import http.client
 import json
 import os
+import struct
 import time
 import uuid
 from dataclasses import dataclass
@@ -132,12 +135,29 @@ class Session:
         _expect(response, expect, "POST", path)
         return response
 
-    def login(self, email: str, password: str) -> None:
-        """Sign in through the portal's own sign-in page, as a browser does."""
+    def login(self, email: str, password: str, *, totp_key: str | None = None) -> None:
+        """Sign in through the portal's own sign-in page, as a browser does; with `totp_key`
+        (hex), then enter the authenticator's current code on the two-factor page."""
         self.get("/accounts/login/")
         self.post_form("/accounts/login/", {"username": email, "password": password}, expect=(302,))
         if "portal_session" not in self.cookies:
             raise RequestFailed(f"signing in as {email} gave no session cookie")
+        if totp_key:
+            self.get("/accounts/two-factor/")
+            response = self.post_form(
+                "/accounts/two-factor/", {"token": totp(totp_key)}, expect=(302,)
+            )
+            if "/accounts/" in response.headers.get("Location", ""):
+                raise RequestFailed(f"the two-factor code of {email} was refused")
+
+
+def totp(key_hex: str, *, at: float | None = None, step: int = 30, digits: int = 6) -> str:
+    """The RFC 6238 code of an authenticator (django-otp's TOTPDevice defaults)."""
+    counter = int((time.time() if at is None else at) // step)
+    mac = hmac.new(bytes.fromhex(key_hex), struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    code = (struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF) % 10**digits
+    return f"{code:0{digits}d}"
 
 
 def _expect(response: Response, expect, method: str, path: str) -> None:

@@ -204,11 +204,15 @@ def referral_save_section(*, referral: Referral, section: str, form) -> bool:
     draft = dict(referral.draft_data or {})
     if form.is_valid():
         with transaction.atomic():
-            form.save()
             draft.pop(section, None)
-            Referral.objects.filter(pk=referral.pk).update(
-                draft_data=draft, updated_at=timezone.now()
-            )
+            if getattr(form, "instance", None) is referral:
+                referral.draft_data = draft  # saved with the section: one UPDATE, not two
+                form.save()
+            else:
+                form.save()
+                Referral.objects.filter(pk=referral.pk).update(
+                    draft_data=draft, updated_at=timezone.now()
+                )
             if form.has_changed():
                 # The names of the fields changed, never their values (SPEC 10).
                 audit_record(

@@ -104,3 +104,27 @@ def test_the_staff_page_of_a_new_referral_with_every_action_takes_a_fixed_number
     )
     # As the referral page above (13), plus the accept form's list of IRs.
     assert many == few == 14
+
+
+def test_an_autosave_of_the_patient_section_takes_eight_queries(client, referrer):
+    referral = make_referral(referrer)
+    client.force_login(referrer)
+    data = {
+        "patient_given_name": "Joan", "patient_family_name": "Sample",
+        "patient_dob": "1941-05-02", "patient_sex": "female",
+        "medicare_number": referral.medicare_number, "medicare_irn": "1",
+        "patient_phone": "0400 000 003", "address_line": "4 Example Street",
+        "suburb": "Carlton", "state": "VIC", "postcode": "3053", "patient_consent": "on",
+    }  # fmt: skip
+    url = reverse("referral_autosave", args=[referral.uuid, "patient"])
+    client.post(url, data)  # the first save (and the session's first request)
+    data["patient_given_name"] = "Joanna"
+    with CaptureQueriesContext(connection) as context:
+        response = client.post(url, data)
+    assert response.status_code == 200
+    # session, user, roles, the referral; the section saved with its draft data in one UPDATE
+    # (savepoint, update, release); the imaging for the criteria panel; the audit row of the
+    # change. No check-constraint queries, no second UPDATE, no reload.
+    assert len(context) == 9, [q["sql"][:80] for q in context.captured_queries]
+    referral.refresh_from_db()
+    assert referral.patient_given_name == "Joanna" and referral.draft_data == {}

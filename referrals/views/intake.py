@@ -233,7 +233,9 @@ def referral_autosave(request, referral_uuid, section):
         return HttpResponse("This referral can no longer be changed.", status=409)
     try:
         valid, form = _save_retrying(referral, section, request.POST)
-        referral.refresh_from_db()
+        referral = form.instance  # a retry's is read afresh
+        if not valid:  # the form set what it could clean on the instance: read back what is saved
+            referral.refresh_from_db()
     except DatabaseError:
         # htmx shows this note (base.html's responseHandling swaps a 503); what was typed stays
         # in the page, and the next change or Save sends it again.
