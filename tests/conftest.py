@@ -6,6 +6,10 @@ import pytest
 from portal import roles
 from tests.factories import PASSWORD, ReferrerFactory, UserFactory
 
+# The cluster test (tests/cluster/, `make test-cluster`) builds eight hosts in network
+# namespaces as root; `make test` leaves it out.
+collect_ignore = [] if os.environ.get("PORTAL_CLUSTER_TEST") == "1" else ["cluster"]
+
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
 # beside a running loop unless told this is deliberate. Tests only.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

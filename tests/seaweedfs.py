@@ -99,11 +99,13 @@ class SeaweedFS:
     buckets: list = field(default_factory=list)
 
     @classmethod
-    def start(cls, folder: Path, *, ip: str = "127.0.0.1", base_port: int) -> "SeaweedFS":
+    def start(cls, folder: Path, *, ip: str = "127.0.0.1", base_port: int,
+              prefix: tuple = ()) -> "SeaweedFS":  # fmt: skip
+        """prefix: what runs it elsewhere, e.g. ("ip", "netns", "exec", "vpc-s3")."""
         folder.mkdir(parents=True, exist_ok=True)
         log = folder / "weed.log"
         process = subprocess.Popen(  # noqa: S603
-            weed_command(folder, ip, base_port),
+            [*prefix, *weed_command(folder, ip, base_port)],
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
