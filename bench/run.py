@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import storage as bench_storage  # noqa: E402
 from bench.client import RequestFailed, Session  # noqa: E402
 
 PY = sys.executable
@@ -58,6 +59,11 @@ DB_NAME = os.environ.get("BENCH_DB", "bench")
 PG_PORT = env_int("BENCH_PG_PORT", 5432)
 PG_USER = os.environ.get("BENCH_PG_USER", "root")
 KEEP = os.environ.get("BENCH_KEEP") == "1"  # keep the work folder (logs, files) afterwards
+# Issue 19: the upload and packet scenarios again with the files in S3 (bench/storage.py).
+# BENCH_STORAGE=disk leaves them out; BENCH_ONLY=storage runs only those, on disk and on S3,
+# and rewrites only their section of RESULTS.md.
+STORAGE = os.environ.get("BENCH_STORAGE", "both")
+ONLY_STORAGE = os.environ.get("BENCH_ONLY") == "storage"
 
 
 class Stopped(Exception):
@@ -791,6 +797,8 @@ def write_results(state: dict) -> None:
         ]
         if errors:
             lines += ["Errors (first five):", "", *[f"- `{e}`" for e in errors[:5]], ""]
+    if STORAGE != "disk":
+        lines += [*bench_storage.section(state), ""]
     lines += ["## Misses, and the code change that would fix each", ""]
     if misses:
         for key, name, what in misses:
@@ -844,6 +852,27 @@ FIXES = {
 # --- main ---------------------------------------------------------------------------------------
 
 
+def start_s3(state: dict, env: dict, work: Path):
+    """SeaweedFS with a new bucket holding the seeded files; the environment that uses it."""
+    log("S3: starting SeaweedFS, copying the seeded files into a bucket")
+    s3, bucket = bench_storage.start(work)
+    copied = bench_storage.copy_media(s3, bucket, Path(env["MEDIA_ROOT"]))
+    version = subprocess.run([s3.process.args[0], "version"], capture_output=True, text=True)
+    state["s3"] = {"weed": " ".join(version.stdout.split()[1:3]), "copied": copied}
+    return s3, {**env, **s3.env(bucket)}
+
+
+def s3_uploads(info: dict, s3_env: dict, work: Path) -> dict:
+    server, port = start_server(s3_env, work)
+    try:
+        uploader = Session(port)
+        uploader.login(info["uploader_email"], info["password"])
+        log("uploads, S3")
+        return measure_uploads(info, port, uploader, server.pid)
+    finally:
+        stop_server(server)
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -852,7 +881,9 @@ def main() -> int:
     env = bench_env(work)
     state = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "env_debug": env["DEBUG"]}
     server = None
+    s3 = s3_env = None
     status = 0
+    state["n"] = N
     try:
         state["machine"] = machine()
         log(f"N = {N:,}; work folder {work}")
@@ -868,10 +899,24 @@ def main() -> int:
             run_step([PY, "manage.py", "collectstatic", "--noinput", "-v", "0"], env, 600,
                      "collectstatic")  # fmt: skip
         pool = facts_pool()
-        log("rules alone")
-        state["rules"] = {**measure_rules(pool), "pool": len(pool)}
+        if not ONLY_STORAGE:
+            log("rules alone")
+            state["rules"] = {**measure_rules(pool), "pool": len(pool)}
         state["packet"] = measure_packet(env, info["packet_referral_id"])
+        if STORAGE != "disk":
+            s3, s3_env = start_s3(state, env, work)
+            state["s3"]["packet"] = measure_packet(s3_env, info["packet_referral_id"])
 
+        if ONLY_STORAGE:
+            server, port = start_server(env, work)
+            uploader = Session(port)
+            uploader.login(info["uploader_email"], info["password"])
+            state["uploads"] = measure_uploads(info, port, uploader, server.pid)
+            stop_server(server)
+            server = None
+            if s3 is not None:
+                state["s3"]["uploads"] = s3_uploads(info, s3_env, work)
+            return status
         server, port = start_server(env, work)
         sessions = {}
         for name, email in (("admin", info["emails"]["admin"][0]),
@@ -897,14 +942,24 @@ def main() -> int:
         log("uploads")
         state["uploads"] = measure_uploads(info, port, sessions["uploader"], server.pid)
         state["mixed"] = mixed_load(port, info, pool)
+        if s3 is not None:
+            stop_server(server)
+            server = None
+            state["s3"]["uploads"] = s3_uploads(info, s3_env, work)
     except (Exception, Stopped) as exc:
         state["error"] = f"{type(exc).__name__}: {exc}"
         log(f"FAILED: {state['error']}")
         status = 1
     finally:
         stop_server(server)
+        if s3 is not None:
+            s3.stop()
         state["total_seconds"] = time.monotonic() - started
-        write_results(state)
+        if ONLY_STORAGE:
+            bench_storage.rewrite_section(RESULTS, state)
+            log(f"rewrote the S3 section of {RESULTS}")
+        else:
+            write_results(state)
         if KEEP:
             log(f"kept {work} and the database {DB_NAME}")
         else:

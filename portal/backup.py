@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess  # nosec B404 - pg_dump and pg_restore, with fixed arguments
+import subprocess  # nosec B404
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -115,7 +115,8 @@ def _run(command: list[str], env: dict) -> None:
     binary = shutil.which(command[0])
     if binary is None:
         raise BackupError(f"{command[0]} is not installed (PostgreSQL's client programs)")
-    result = subprocess.run(  # noqa: S603  # nosec B603 - a fixed program, no shell
+    # A fixed program found on PATH, its arguments a list (no shell), the password in the env.
+    result = subprocess.run(  # noqa: S603  # nosec B603
         [binary, *command[1:]], env=env, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
