@@ -858,7 +858,8 @@ def start_s3(state: dict, env: dict, work: Path):
     s3, bucket = bench_storage.start(work)
     copied = bench_storage.copy_media(s3, bucket, Path(env["MEDIA_ROOT"]))
     version = subprocess.run([s3.process.args[0], "version"], capture_output=True, text=True)
-    state["s3"] = {"weed": " ".join(version.stdout.split()[1:3]), "copied": copied}
+    words = version.stdout.split()  # "version 8000GB 4.48 pypi linux amd64"
+    state["s3"] = {"weed": words[2] if len(words) > 2 else "?", "copied": copied}
     return s3, {**env, **s3.env(bucket)}
 
 

@@ -62,7 +62,11 @@ def section(state: dict) -> list[str]:
         "on N) beside the local disk in the same run: the upload view streams the checked file "
         "to the bucket instead of moving it into place, and the worker reads each document "
         "and part from the bucket instead of the disk. Figures for reference: the targets of "
-        "the sections above apply to the local disk.",
+        "the sections above apply to the local disk. The upload's memory: boto3 sends 8 MB "
+        "parts, two at a time, at most two read ahead (portal/storage.py; its default of ten "
+        "parts in memory cost 150 MB a 200 MB upload); the first call of a web process also "
+        "loads boto3's service model, once (tens of MB), which the largest of the runs "
+        "includes.",
         "",
         "| measure | local disk | S3 | S3 / disk |",
         "| --- | ---: | ---: | ---: |",
