@@ -51,6 +51,22 @@ def weed_command(folder: Path, ip: str, base_port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def free_base_port(start: int, *, span: int = 15, tries: int = 20, ip: str = "127.0.0.1") -> int:
+    """The first block of `span` ports from `start` (stepping by span) that nothing listens on,
+    so that two test runs on one machine do not take each other's SeaweedFS."""
+    import socket
+
+    for base in range(start, start + span * tries, span):
+        try:
+            for port in range(base, base + span):
+                with socket.socket() as probe:
+                    probe.bind((ip, port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {span} free ports from {start}")
+
+
 def s3_client(endpoint: str):
     import boto3
     from botocore.config import Config
