@@ -10,7 +10,7 @@ export PORT
 # Development defaults; production sets DEBUG=0 and the rest in the environment.
 export DEBUG ?= 1
 
-.PHONY: run test test-recovery setup lint security migrate seed worker lock clean bench
+.PHONY: run test test-recovery test-cluster setup lint security migrate seed worker lock clean bench
 
 # semgrep lives in its own environment: its pins clash with the project's (click).
 SEMGREP_VENV := .venv-semgrep
@@ -76,6 +76,11 @@ test: lint security
 # Needs PostgreSQL (DATABASE_URL) and redis-server; about five minutes.
 test-recovery: setup
 	RECOVERY_TESTS=1 $(BIN)/pytest tests/recovery -s
+
+# The portal on eight hosts (network namespaces: db, broker, s3, web1, web2, worker1, worker2,
+# lb) through faults; needs root, iproute2, haproxy, PostgreSQL, redis-server, qpdf (.ci/run).
+test-cluster: setup
+	PORTAL_CLUSTER_TEST=1 $(BIN)/pytest tests/cluster -s -p no:cacheprovider
 
 # Benchmarks (issue 8): seeds the PostgreSQL database `bench` on 127.0.0.1 with BENCH_N referrals
 # (default 100 000), serves with gunicorn, measures, writes bench/RESULTS.md. 5 to 10 minutes.

@@ -63,21 +63,26 @@ def summary_html(referral_id: int) -> tuple[str, list[str]]:
 
     context = packet_context(_referral(referral_id))
     context["version"] = 1
-    pdfs = [a.file.path for a in context["attachments"] if a.content_type == "application/pdf"]
+    # The stored files themselves, read through the storage as build_packet reads the parts
+    # (the local disk, or the bucket with BENCH_STORAGE=s3).
+    pdfs = [a.file for a in context["attachments"] if a.content_type == "application/pdf"]
     return render_to_string("packets/summary.html", context), pdfs
 
 
-def baseline(html: str, pdfs: list[str], output: Path) -> None:
+def baseline(html: str, pdfs: list, output: Path) -> None:
+    from contextlib import ExitStack
+
     from pypdf import PdfReader, PdfWriter
 
     from referrals.packets.pdf import render_html
 
     writer = PdfWriter()
     writer.append(PdfReader(io.BytesIO(render_html(html))))
-    for path in pdfs:
-        writer.append(PdfReader(path))
-    with open(output, "wb") as handle:
-        writer.write(handle)
+    with ExitStack() as files:
+        for stored in pdfs:
+            writer.append(PdfReader(files.enter_context(stored.open("rb"))))
+        with open(output, "wb") as handle:
+            writer.write(handle)
 
 
 def _status_kb(pid: int, field: str = "VmHWM") -> int:

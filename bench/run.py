@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import pages as page_bench  # noqa: E402
+from bench import storage as bench_storage  # noqa: E402
 from bench.client import RequestFailed, Session  # noqa: E402
 from bench.pages import ACCEPT_LATENCY_SHARE  # noqa: E402
 
@@ -64,6 +65,11 @@ DB_NAME = os.environ.get("BENCH_DB", "bench")
 PG_PORT = env_int("BENCH_PG_PORT", 5432)
 PG_USER = os.environ.get("BENCH_PG_USER", "root")
 KEEP = os.environ.get("BENCH_KEEP") == "1"  # keep the work folder (logs, files) afterwards
+# Issue 19: the upload and packet scenarios again with the files in S3 (bench/storage.py).
+# BENCH_STORAGE=disk leaves them out; BENCH_ONLY=storage runs only those, on disk and on S3,
+# and rewrites only their section of RESULTS.md.
+STORAGE = os.environ.get("BENCH_STORAGE", "both")
+ONLY_STORAGE = os.environ.get("BENCH_ONLY") == "storage"
 
 
 class Stopped(Exception):
@@ -738,6 +744,8 @@ def write_results(state: dict) -> None:
         ]
         if errors:
             lines += ["Errors (first five):", "", *[f"- `{e}`" for e in errors[:5]], ""]
+    if STORAGE != "disk":
+        lines += [*bench_storage.section(state), ""]
     lines += ["## Misses, and the code change that would fix each", ""]
     if misses:
         for key, name, what in misses:
@@ -809,6 +817,28 @@ FIXES = {
 # --- main ---------------------------------------------------------------------------------------
 
 
+def start_s3(state: dict, env: dict, work: Path):
+    """SeaweedFS with a new bucket holding the seeded files; the environment that uses it."""
+    log("S3: starting SeaweedFS, copying the seeded files into a bucket")
+    s3, bucket = bench_storage.start(work)
+    copied = bench_storage.copy_media(s3, bucket, Path(env["MEDIA_ROOT"]))
+    version = subprocess.run([s3.process.args[0], "version"], capture_output=True, text=True)
+    words = version.stdout.split()  # "version 8000GB 4.48 pypi linux amd64"
+    state["s3"] = {"weed": words[2] if len(words) > 2 else "?", "copied": copied}
+    return s3, {**env, **s3.env(bucket)}
+
+
+def s3_uploads(info: dict, s3_env: dict, work: Path) -> dict:
+    server, port = start_server(s3_env, work)
+    try:
+        uploader = Session(port)
+        uploader.login(info["uploader_email"], info["password"])
+        log("uploads, S3")
+        return measure_uploads(info, port, uploader, server.pid)
+    finally:
+        stop_server(server)
+
+
 def sizes() -> list[int]:
     """N, and COMPARE_N beside it when N is larger (the growth ratios)."""
     return sorted({N, COMPARE_N}) if 0 < COMPARE_N < N else [N]
@@ -860,7 +890,9 @@ def main() -> int:
              "env_debug": os.environ.get("BENCH_DEBUG", "0"), "seeds": {}}  # fmt: skip
     servers = []
     databases = []
+    s3 = s3_env = None
     status = 0
+    state["n"] = N
     try:
         state["machine"] = machine()
         log(f"N = {', '.join(f'{n:,}' for n in sizes())}; work folder {work}")
@@ -873,10 +905,23 @@ def main() -> int:
         env, info = prepared[N]
         state["seed"] = info
         pool = facts_pool()
-        log("rules alone")
-        state["rules"] = {**measure_rules(pool), "pool": len(pool)}
+        if not ONLY_STORAGE:
+            log("rules alone")
+            state["rules"] = {**measure_rules(pool), "pool": len(pool)}
         state["packet"] = measure_packet(env, info["packet_referral_id"])
+        if STORAGE != "disk":
+            s3, s3_env = start_s3(state, env, work)
+            state["s3"]["packet"] = measure_packet(s3_env, info["packet_referral_id"])
 
+        if ONLY_STORAGE:  # the upload and packet scenarios alone, on disk and on S3
+            server, port = start_server(env, work / f"n{N}")
+            servers.append(server)
+            uploader = Session(port)
+            uploader.login(info["uploader_email"], info["password"])
+            state["uploads"] = measure_uploads(info, port, uploader, server.pid)
+            if s3 is not None:
+                state["s3"]["uploads"] = s3_uploads(info, s3_env, work)
+            return status
         scenarios, ports = [], {}
         for n, (n_env, n_info) in prepared.items():
             server, port = start_server(n_env, work / f"n{n}")
@@ -893,6 +938,8 @@ def main() -> int:
         log("uploads")
         state["uploads"] = measure_uploads(info, port, uploader, server.pid)
         state["mixed"] = mixed_load(port, info, pool)
+        if s3 is not None:
+            state["s3"]["uploads"] = s3_uploads(info, s3_env, work)
     except (Exception, Stopped) as exc:
         state["error"] = f"{type(exc).__name__}: {exc}"
         log(f"FAILED: {state['error']}")
@@ -900,11 +947,17 @@ def main() -> int:
     finally:
         for server in servers:
             stop_server(server)
+        if s3 is not None:
+            s3.stop()
         state["total_seconds"] = time.monotonic() - started
-        write_results(state)
-        # HL7 secure messaging (issue 15): its own database and section of RESULTS.md.
-        if subprocess.run([PY, str(ROOT / "bench" / "hl7.py")], cwd=ROOT, check=False).returncode:
-            status = 1
+        if ONLY_STORAGE:
+            bench_storage.rewrite_section(RESULTS, state)
+            log(f"rewrote the S3 section of {RESULTS}")
+        else:
+            write_results(state)
+            # HL7 secure messaging (issue 15): its own database and section of RESULTS.md.
+            hl7 = subprocess.run([PY, str(ROOT / "bench" / "hl7.py")], cwd=ROOT, check=False)
+            status = status or int(hl7.returncode != 0)
         if KEEP:
             log(f"kept {work} and the databases {', '.join(databases)}")
         else:

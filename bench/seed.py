@@ -433,7 +433,8 @@ def seed_referrals(rng: random.Random, n: int, people: dict, sites: list[int]) -
                     packets.append({"uuid": _rng_uuid(rng), "referral_id": pk, "version": v,
                                     "status": packet_status, "reason": "Submitted" if v == 1
                                     else "Information answered", "created_at": at,
-                                    "enqueued_at": at, "finished_at": at})  # fmt: skip
+                                    "enqueued_at": at, "claimed_at": at,
+                                    "finished_at": at})  # fmt: skip
             given, family = rng.choice(GIVEN), rng.choice(FAMILY)
             suburb, state, postcode = rng.choice(SUBURBS)
             booked = booking_site = None

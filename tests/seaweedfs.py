@@ -51,6 +51,22 @@ def weed_command(folder: Path, ip: str, base_port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def free_base_port(start: int, *, span: int = 15, tries: int = 20, ip: str = "127.0.0.1") -> int:
+    """The first block of `span` ports from `start` (stepping by span) that nothing listens on,
+    so that two test runs on one machine do not take each other's SeaweedFS."""
+    import socket
+
+    for base in range(start, start + span * tries, span):
+        try:
+            for port in range(base, base + span):
+                with socket.socket() as probe:
+                    probe.bind((ip, port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {span} free ports from {start}")
+
+
 def s3_client(endpoint: str):
     import boto3
     from botocore.config import Config
@@ -99,11 +115,13 @@ class SeaweedFS:
     buckets: list = field(default_factory=list)
 
     @classmethod
-    def start(cls, folder: Path, *, ip: str = "127.0.0.1", base_port: int) -> "SeaweedFS":
+    def start(cls, folder: Path, *, ip: str = "127.0.0.1", base_port: int,
+              prefix: tuple = ()) -> "SeaweedFS":  # fmt: skip
+        """prefix: what runs it elsewhere, e.g. ("ip", "netns", "exec", "vpc-s3")."""
         folder.mkdir(parents=True, exist_ok=True)
         log = folder / "weed.log"
         process = subprocess.Popen(  # noqa: S603
-            weed_command(folder, ip, base_port),
+            [*prefix, *weed_command(folder, ip, base_port)],
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,

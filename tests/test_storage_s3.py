@@ -155,3 +155,11 @@ def test_a_worker_reads_the_documents_from_the_bucket_and_stores_the_packet_ther
     stored = seaweedfs.keys(s3_media)
     assert hashlib.sha256(stored[packet.file.name]).hexdigest() == packet.sha256
     assert all(a.part.name in stored for a in referral.attachments.all())
+
+
+def test_the_bucket_storage_bounds_an_uploads_memory(s3_media):
+    # boto3's default holds ten 8 MB parts of an upload in memory with ten threads (about
+    # 150 MB for a 200 MB document in bench/RESULTS.md); the portal's holds two.
+    config = default_storage.transfer_config
+    assert config.max_in_memory_upload_chunks == 2 and config.max_request_concurrency == 2
+    assert config.multipart_chunksize == 8 * 1024 * 1024
