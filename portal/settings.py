@@ -4,7 +4,6 @@ With nothing set it runs for development on SQLite and a broker that needs no se
 DEBUG off, values that production needs have no default and their absence stops start-up.
 """
 
-import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -407,29 +406,10 @@ OUTBOX_RETRY_DELAYS = env_seconds_list("OUTBOX_RETRY_SECONDS", (10, 30, 90, 270,
 # Fault injection for tests only (a slow render to kill a worker in the middle of): keep 0.
 PACKET_RENDER_DELAY_SECONDS = env_int("PACKET_RENDER_DELAY_SECONDS", 0, minimum=0)
 
-# HL7 v2 secure messaging (referrals/hl7/, README "Secure messaging"). Referrals arrive as
-# REF^I12 messages in HL7_INBOX_DIR (watched by the worker every HL7_INBOX_SECONDS), on stdin or
-# as files (`manage.py hl7_receive`), or over MLLP (`manage.py hl7_listen`; `make run` starts it
-# when HL7_PORT is set). A message must be addressed (PRD|IR, PRD-7) to one of HL7_RECEIVER_IDS:
-# the practice's HPI-O or its IRs' Medicare provider numbers. Letters go to HL7_OUTBOX_DIR, or
-# by MLLP to HL7_SEND_HOST:HL7_SEND_PORT when set.
-HL7_DIR = VAR_DIR / "hl7"
-HL7_RECEIVER_IDS = [
-    re.sub(r"\s+", "", item).upper()
-    for item in env_list("HL7_RECEIVER_IDS", ["2468101L", "8003620000000013"] if DEBUG else [])
-]
-HL7_MAX_MESSAGE_BYTES = env_int("HL7_MAX_MESSAGE_BYTES", 30 * 1024 * 1024, minimum=1024)
-HL7_INBOX_DIR = Path(env_str("HL7_INBOX_DIR") or HL7_DIR / "inbox")
-HL7_INBOX_SECONDS = env_int("HL7_INBOX_SECONDS", 10, minimum=1)
-HL7_OUTBOX_DIR = Path(env_str("HL7_OUTBOX_DIR") or HL7_DIR / "outbox")
-HL7_SEND_HOST = env_str("HL7_SEND_HOST") or ""
-HL7_SEND_PORT = env_int("HL7_SEND_PORT", 0, minimum=0)
-if bool(HL7_SEND_HOST) != bool(HL7_SEND_PORT):
-    raise ImproperlyConfigured("HL7_SEND_HOST and HL7_SEND_PORT are set together, or neither")
-HL7_SEND_TIMEOUT = env_int("HL7_SEND_TIMEOUT", 30, minimum=1)
-HL7_LISTEN_THREADS = env_int("HL7_LISTEN_THREADS", 8, minimum=1)
-HL7_APPLICATION = env_str("HL7_APPLICATION") or "VPPORTAL"
-HL7_FACILITY = env_str("HL7_FACILITY") or "Vertebroplasty Practice"
+# HL7 v2 secure messaging: its settings in their own module (portal/settings_hl7.py).
+from portal.settings_hl7 import *  # noqa: E402, F403
+from portal.settings_hl7 import HL7_INBOX_SECONDS  # noqa: E402
+
 CELERY_BEAT_SCHEDULE["hl7-inbox"] = {
     "task": "referrals.hl7_inbox",
     "schedule": float(HL7_INBOX_SECONDS),

@@ -16,7 +16,7 @@ SETTINGS_VARS = (
     "COAG_PROFILE_MAX_AGE_DAYS SESSION_IDLE_MINUTES CELERY_TASK_SOFT_TIME_LIMIT "
     "CELERY_TASK_TIME_LIMIT SECURE_HSTS_SECONDS CELERY_WORKER_MAX_MEMORY_PER_CHILD_KB "
     "FILE_UPLOAD_TEMP_DIR PORT SITE_URL PRACTICE_COLOUR AUDIT_FOLD_MINUTES BOOKING_HOLIDAYS_REGION "
-    "STORAGE_URL LOG_FORMAT METRICS_TOKEN"
+    "STORAGE_URL LOG_FORMAT METRICS_TOKEN HL7_SEND_HOST HL7_SEND_PORT HL7_MAX_MESSAGE_BYTES"
 ).split()
 
 
@@ -27,6 +27,8 @@ def load_settings(monkeypatch, tmp_path, **env):
     monkeypatch.setenv("VAR_DIR", str(tmp_path))
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # The settings read in from their own modules (portal/settings_hl7.py) are read afresh too.
+    monkeypatch.delitem(sys.modules, "portal.settings_hl7", raising=False)
     return runpy.run_path(str(ROOT / "portal" / "settings.py"))
 
 
@@ -60,6 +62,8 @@ PRODUCTION = {"DEBUG": "0", "SECRET_KEY": "k" * 40, "ALLOWED_HOSTS": "portal.exa
         ({**PRODUCTION, "AUDIT_FOLD_MINUTES": "half an hour"}, "AUDIT_FOLD_MINUTES"),
         ({**PRODUCTION, "BOOKING_HOLIDAYS_REGION": "AU-XX"}, "BOOKING_HOLIDAYS_REGION"),
         ({**PRODUCTION, "PORT": "eighty"}, "PORT"),
+        ({**PRODUCTION, "HL7_SEND_HOST": "messaging.internal"}, "HL7_SEND_HOST"),
+        ({**PRODUCTION, "HL7_MAX_MESSAGE_BYTES": "12"}, "HL7_MAX_MESSAGE_BYTES"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
