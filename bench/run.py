@@ -783,13 +783,17 @@ FIXES = {
         (QUEUE_COLUMNS), rows are worked out once in the view (queue_rows) and the filter bar is
         plain markup. Profile the view in-process against this database (BENCH_KEEP=1) to see
         which of the page query, its COUNT and the template has grown.""",
-    "queue_filtered": """The paginator's COUNT for status and outcome should be an index-only
-        scan of referral_outcome_idx (a VACUUM keeps the visibility map current); check its
-        plan, then the template work described for the default queue.""",
-    "queue_name": """icontains on both names is UPPER(name) LIKE '%WORD%', served by the
-        trigram GIN indexes of migration 0006 (pg_trgm). Check that the plans of the page and
-        its COUNT use referral_family_name_trgm_idx and referral_given_name_trgm_idx, and that
-        the extension was created.""",
+    "queue_filtered": """Each part of the filtered queue should be a range walk of
+        referral_outcome_queue_idx (status, eligibility_outcome, pain_onset, submitted_at, id),
+        its capped count index-only: EXPLAIN ANALYZE each part of
+        triage_queue(status="submitted", outcome="eligible") on the kept database.""",
+    "queue_name": """A name matches 2.5% of referrals (40 family names); the capped count reads
+        up to 1 001 matches of the part, so it visits 1 001 / 2.5% rows along the queue's index,
+        or every match from the trigram bitmap (a table of 3 GB at 1M is not all in memory):
+        EXPLAIN (ANALYZE, BUFFERS) the count and page of each part of triage_queue(q=NAME).
+        The waiting-only trigram indexes of migration 0013 should be chosen for the default
+        queue; if not, a covering index (pain_onset, submitted_at, id) INCLUDE (the names)
+        gives an index-only count, or the cap can be lower for name searches.""",
     "queue_medicare": """medicare_number LIKE '…%' cannot use referral_medicare_idx: a btree
         under a non-C collation does not serve LIKE. Add Index(fields=["medicare_number"],
         opclasses=["varchar_pattern_ops"], name="referral_medicare_prefix_idx"), or match a

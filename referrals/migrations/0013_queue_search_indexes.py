@@ -42,6 +42,14 @@ class Migration(migrations.Migration):
             model_name='referral',
             index=models.Index(fields=['status', 'submitted_at', 'id'], name='referral_status_recv_idx'),
         ),
+        migrations.RemoveIndex(
+            model_name='referral',
+            name='referral_outcome_idx',
+        ),
+        migrations.AddIndex(
+            model_name='referral',
+            index=models.Index(fields=['status', 'eligibility_outcome', 'pain_onset', 'submitted_at', 'id'], name='referral_outcome_queue_idx'),
+        ),
         migrations.AddIndex(
             model_name='referral',
             index=models.Index(condition=models.Q(('status__in', ['submitted', 'info_requested', 'accepted', 'approved'])), fields=['pain_onset', 'submitted_at', 'id'], name='referral_waiting_queue_idx'),

@@ -322,8 +322,14 @@ class Referral(models.Model):
                 condition=Q(status__in=["submitted", "info_requested", "accepted", "approved"]),
                 name="referral_waiting_recv_idx",
             ),
-            # The queue filtered by status and outcome (and its count).
-            models.Index(fields=["status", "eligibility_outcome"], name="referral_outcome_idx"),
+            # The queue filtered by status and outcome, open windows: WHERE status = ? AND
+            # eligibility_outcome = ? AND pain_onset >= ? ORDER BY pain_onset, submitted_at, id,
+            # and its capped counts (all three parts), index-only. (It was (status, outcome):
+            # at 1M its page and count read every submitted referral's row to check the date.)
+            models.Index(
+                fields=["status", "eligibility_outcome", "pain_onset", "submitted_at", "id"],
+                name="referral_outcome_queue_idx",
+            ),
             # "My reviews": WHERE assigned_radiologist_id = ? AND status IN (...); and the filter
             # bar's radiologist filter.
             models.Index(fields=["assigned_radiologist", "status"], name="referral_reviews_idx"),
