@@ -85,4 +85,7 @@ def _readable_on(colour: str) -> str:
 def practice(request):
     """The practice's identity for every page (header, sign-in page, footer), read once a
     request and only by a page that shows it."""
-    return {"practice": SimpleLazyObject(practice_identity)}
+    # One per request, however many templates it renders (the row is read once, if at all).
+    if not hasattr(request, "_practice_identity"):
+        request._practice_identity = SimpleLazyObject(practice_identity)
+    return {"practice": request._practice_identity}

@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 from pypdf import PdfReader
 
+from portal.models import PracticeProfile
 from referrals import outbox
 from referrals.hl7.letters import LETTERS, letter_send
 from referrals.hl7.protocol import END, SB, frame
@@ -82,7 +83,7 @@ def test_receipt_writes_a_letter_to_the_outbox_folder_that_parses_back(hl7_refer
     assert str(pid(5)(1)(1)) == "Citizen" and str(pid(7)) == "19410315"
     assert str(parsed.segment("RF1")(11)) == "GP-REF-9^Morgan Family Clinic"
     text = "\n".join(page.extract_text() for page in pdf.pages)
-    assert "Referral received" in text and "Vertebroplasty Practice" in text
+    assert "Referral received" in text and PracticeProfile.load().name in text
     assert letter.file.read().startswith(b"%PDF-")
 
 

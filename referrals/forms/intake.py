@@ -349,6 +349,7 @@ class ImagingSection:
     """The imaging studies and medicines formsets, validated and saved together."""
 
     def __init__(self, data=None, *, instance):
+        self.instance = instance
         self.imaging = ImagingFormSet(data, instance=instance, prefix="imaging")
         self.medicines = MedicineFormSet(data, instance=instance, prefix="medicines")
         self.data = data
