@@ -80,7 +80,7 @@ def sweep_uploads() -> int:
     max_retries=None,
 )
 def send_letter(self, letter_id: int, retaking: str = "") -> None:
-    outbox.perform(self, LETTERS, letter_id, letter_send, retaking=retaking)
+    outbox.perform(self, LETTERS, letter_id, letter_send)
 
 
 @shared_task(name="referrals.hl7_inbox", ignore_result=True)

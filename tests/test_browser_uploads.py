@@ -26,9 +26,10 @@ def test_an_upload_sent_twice_at_once_stores_one_document(page, referrer, privat
     notes.write_bytes(pdf_bytes(pages=2))
     page.get_by_label("What is it?").select_option("clinical_notes")
     page.get_by_label("File").set_input_files(str(notes))
-    chosen = token.input_value()
+    # The file's own token, made by the browser when it was chosen, sent with its request.
+    chosen = page.locator("li.upload-item").first.get_attribute("data-token")
     assert re.fullmatch(r"[0-9a-f-]{36}", chosen) and chosen != from_server  # the browser's
-    # Two submissions at once, as a double click: each one an XMLHttpRequest with the form.
+    # Two submissions at once, as a double click: each sends the file (an XMLHttpRequest).
     page.evaluate(
         "() => { const f = document.querySelector('form.upload-form');"
         " f.requestSubmit(); f.dispatchEvent(new Event('submit', {bubbles: true,"

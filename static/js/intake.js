@@ -58,6 +58,7 @@
       // A token for this file: the same file sent again (a retry, a double click) is stored
       // once (referrals/attachments.py). Without randomUUID the server's own token is used.
       var token = window.crypto && window.crypto.randomUUID ? window.crypto.randomUUID() : "";
+      row.dataset.token = token;
       rows.push({ file: file, row: row, select: select, bar: bar, line: line, done: false,
                   token: token });
     });
