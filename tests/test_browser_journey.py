@@ -83,7 +83,7 @@ def test_the_whole_journey(page, referrer, admin_user, radiologist, private_medi
         sign_in(page, radiologist.email)
         page.goto(f"/referrals/{referral.uuid}/")
         page.get_by_text("Ask the referrer for more information").click()
-        page.get_by_label("Uncorrected coagulopathy").check()
+        page.get_by_label("Coagulopathy: not known").check()
         page.get_by_label("Document: Imaging report").check()
         page.get_by_label("Note to the referrer").first.fill("Is there a bleeding disorder?")
         screenshot(page, "journey-ir-request")
@@ -102,7 +102,7 @@ def test_the_whole_journey(page, referrer, admin_user, radiologist, private_medi
         assert_accessible(page)
         page.locator("#id_item0-coagulopathy_1").check()  # none
         page.locator("#item-0").get_by_role("button", name="Save this answer").click()
-        page.wait_for_selector("text=Saved your answer to “Uncorrected coagulopathy”")
+        page.wait_for_selector("text=Saved your answer to “Coagulopathy: not known”")
         report = private_media.parent / "mri-report.pdf"
         report.write_bytes(pdf_bytes(pages=1))
         page.locator("#item-1 input[type=file]").set_input_files(str(report))
