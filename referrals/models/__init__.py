@@ -8,14 +8,12 @@ from referrals.models.outbox import Notification, OutboxItem, Packet, packet_pat
 from referrals.models.referral import (
     DeclineReason,
     ImagingStudy,
-    InfoRequest,
     Medicine,
-    Message,
     ReferenceCounter,
     Referral,
     Site,
-    StatusEvent,
 )
+from referrals.models.thread import InfoRequest, Message, StatusEvent
 
 __all__ = [
     "Attachment", "DeclineReason", "ExternalReferrer", "ImagingStudy", "InboundMessage",

@@ -1,5 +1,6 @@
-"""The referral, its patient and clinical facts, and what is recorded along its way: studies,
-medicines, status events, requests for information, messages; the hospital sites."""
+"""The referral, its patient and clinical facts, its studies and medicines; the hospital sites.
+What is recorded along its way (status events, requests for information, messages) is in
+referrals/models/thread.py."""
 
 import uuid
 from datetime import date, timedelta
@@ -295,6 +296,12 @@ class Referral(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
+            # The queue's "Answered: needs review" filter: WHERE answered_at IS NOT NULL (few).
+            models.Index(
+                fields=["answered_at"],
+                name="referral_answered_idx",
+                condition=models.Q(answered_at__isnull=False),
+            ),  # fmt: skip
             # The referrer's dashboard: WHERE referrer_id = ? ORDER BY updated_at DESC.
             models.Index(fields=["referrer", "-updated_at"], name="referral_dashboard_idx"),
             # Duplicate check: WHERE medicare_number = ? AND status IN (open statuses).
@@ -431,67 +438,3 @@ class Medicine(models.Model):
 
     def __str__(self):
         return self.name
-
-
-class StatusEvent(models.Model):
-    """One row per transition: who, when, from, to, and the note."""
-
-    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=20, choices=Referral.Status.choices, blank=True)
-    to_status = models.CharField(max_length=20, choices=Referral.Status.choices)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(auto_now_add=True)
-    note = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["at", "id"]
-
-    def __str__(self):
-        return f"{self.from_status or 'new'} → {self.to_status}"
-
-
-class InfoRequest(models.Model):
-    """A targeted request for more information: the items ticked, a note, and the answer."""
-
-    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="info_requests")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    requested_at = models.DateTimeField(auto_now_add=True)
-    # [{"kind": "criterion" | "document", "id": "...", "label": "...",
-    #   "answered_at": ISO datetime once the referrer answered that item on its own}]
-    items = models.JSONField(default=list)
-    note = models.TextField(blank=True)
-    # The status the referral was asked from, and returns to once answered (workflow.py).
-    return_to = models.CharField(max_length=20, choices=Referral.Status.choices, blank=True)
-    answer = models.TextField(blank=True)
-    answered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["requested_at", "id"]
-
-    def __str__(self):
-        return f"Request of {self.requested_at:%Y-%m-%d}"
-
-    @property
-    def open(self) -> bool:
-        return self.answered_at is None
-
-
-class Message(models.Model):
-    """The thread between the practice's staff and the referrer."""
-
-    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="messages")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self):
-        return f"Message of {self.created_at:%Y-%m-%d %H:%M}"
-
-    @property
-    def from_practice(self) -> bool:
-        return self.author_id != self.referral.referrer_id
