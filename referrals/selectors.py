@@ -261,13 +261,16 @@ def _queue_columns(queryset):
 def triage_queue(*, status="", outcome="", site=None, radiologist=None, q="", today=None):
     """Referrals for the admins in the order QUEUE_ORDER_RULE says (TriageQueue).
 
-    Blank status is "Open": waiting on the practice (Referral.QUEUE_STATUSES). The indexes
+    Blank status is "Open": waiting on the practice (Referral.QUEUE_STATUSES); "answered" is
+    every referral whose answer to a request is waiting for the practice's review. The indexes
     each part uses are in Referral.Meta.indexes; the latest packet's status comes from a
     subquery, the IR from a join.
     """
     queryset = Referral.objects.exclude(status=Referral.Status.DRAFT)
     if status == "all":
         pass
+    elif status == "answered":  # the referrer answered a request; staff have not acted since
+        queryset = queryset.filter(answered_at__isnull=False)
     elif status:
         queryset = queryset.filter(status=status)
     else:

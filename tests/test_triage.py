@@ -271,6 +271,13 @@ def test_each_filter_and_search(client, admin_user, referrer, radiologist, site)
     assert queue_refs(client, q="bea sample") == [b.reference]
     assert queue_refs(client, q=c.medicare_number[:6]) == [c.reference]
     assert queue_refs(client, q=b.reference.lower()) == [b.reference]
+    # Answered: a referral whose answer to a request waits for the practice's review.
+    Referral.objects.filter(pk=a.pk).update(answered_at=timezone.now())
+    assert queue_refs(client, status="answered") == [a.reference]
+    assert (
+        'value="answered">Answered: needs review</option>'
+        in client.get(reverse("triage_queue")).content.decode()
+    )
 
 
 def test_the_filter_bar_keeps_what_was_chosen_and_escapes_the_search(

@@ -157,6 +157,7 @@ class QueueFilterForm(forms.Form):
         statuses = [c for c in Referral.Status.choices if c[0] != Referral.Status.DRAFT]
         self.fields["status"].choices = [
             ("", "Open (waiting on the practice)"),
+            ("answered", "Answered: needs review"),
             *statuses,
             ("all", "All"),
         ]
