@@ -16,7 +16,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 # The recovery suite (tests/recovery: a Redis stopped for a minute, workers killed) takes
 # minutes; `make test-recovery` runs it, `make test` leaves it out.
-collect_ignore = [] if os.environ.get("RECOVERY_TESTS") else ["recovery"]
+if not os.environ.get("RECOVERY_TESTS"):
+    collect_ignore.append("recovery")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
