@@ -5,6 +5,7 @@ from datetime import date
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.forms import ModelForm
 from django.utils import timezone
 
 from eligibility.rules import FactsError, Result
@@ -203,11 +204,18 @@ def referral_save_section(*, referral: Referral, section: str, form) -> bool:
         raise TransitionNotAllowed("This referral can no longer be changed.")
     draft = dict(referral.draft_data or {})
     if form.is_valid():
+        draft_changed = draft.pop(section, None) is not None
+        if not (form.has_changed() or draft_changed):
+            return True  # an autosave that changed nothing writes nothing
         with transaction.atomic():
-            draft.pop(section, None)
-            if getattr(form, "instance", None) is referral:
-                referral.draft_data = draft  # saved with the section: one UPDATE, not two
-                form.save()
+            if isinstance(form, ModelForm) and form.instance is referral:
+                # The section's changed fields and the draft in one UPDATE of those columns
+                # only: an autosave of one section never writes back another section's
+                # columns as this request read them (two tabs, or two quick saves, keep both).
+                referral.draft_data = draft
+                columns = [name for name in form.changed_data if name in form._meta.fields]
+                form.save(commit=False)  # the cleaned values onto the referral
+                referral.save(update_fields=[*columns, "draft_data", "updated_at"])
             else:
                 form.save()
                 Referral.objects.filter(pk=referral.pk).update(

@@ -185,6 +185,41 @@ def test_autosave_keeps_what_is_typed_and_returns_the_panel(client, referrer):
     assert (referral.levels, referral.pain_score, referral.pain_onset) == (["L1"], 8, today)
 
 
+def test_an_autosave_writes_only_its_own_fields_so_a_stale_read_loses_nothing(referrer):
+    """Two saves from the same read (two tabs, or two autosaves in flight): each writes the
+    columns it changed, so neither puts back the other's as it read them."""
+    from referrals.views.intake import FORMS
+
+    referral = intake.referral_create(referrer=referrer)
+    stale_a = Referral.objects.get(pk=referral.pk)
+    stale_b = Referral.objects.get(pk=referral.pk)
+    form = FORMS["patient"](patient_post(patient_given_name="Dorothy"), instance=stale_a)
+    assert intake.referral_save_section(referral=stale_a, section="patient", form=form)
+    today = str(timezone.localdate())
+    clinical = {"levels": ["L1"], "pain_score": "8", "pain_onset": today, "cause": ""}
+    form = FORMS["clinical"](clinical, instance=stale_b)
+    assert intake.referral_save_section(referral=stale_b, section="clinical", form=form)
+    referral.refresh_from_db()
+    assert referral.patient_given_name == "Dorothy" and referral.pain_score == 8
+
+
+def test_the_patient_section_holds_no_criteria_fact_so_its_autosave_leaves_the_panel(referrer):
+    """The autosave returns the criteria panel only for the sections in CRITERIA_SECTIONS: no
+    field of the others may be one the eligibility facts are read from."""
+    from referrals.views.intake import CRITERIA_SECTIONS, FORMS
+
+    referral = make_referral(referrer)  # every fact known
+    facts = set(intake.referral_facts(referral))
+    assert {"levels", "pain_onset", "imaging"} <= facts
+    for section, form in FORMS.items():
+        fields = set(getattr(getattr(form, "Meta", None), "fields", ()))
+        if section not in CRITERIA_SECTIONS:
+            assert not fields & facts, section
+    assert FORMS["clinical"].Meta.fields and facts - {"imaging"} <= set(
+        FORMS["clinical"].Meta.fields
+    )
+
+
 def test_autosave_of_an_invalid_value_keeps_it_raw(client, referrer):
     referral = intake.referral_create(referrer=referrer)
     client.force_login(referrer)

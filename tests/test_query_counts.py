@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from referrals import workflow
 from referrals.models import ImagingStudy, Medicine, Referral, StatusEvent
@@ -108,7 +109,7 @@ def test_the_staff_page_of_a_new_referral_with_every_action_takes_a_fixed_number
     assert many == few == 15
 
 
-def test_an_autosave_of_the_patient_section_takes_eight_queries(client, referrer):
+def test_an_autosave_of_the_patient_section_writes_only_what_changed(client, referrer):
     referral = make_referral(referrer)
     client.force_login(referrer)
     data = {
@@ -124,9 +125,38 @@ def test_an_autosave_of_the_patient_section_takes_eight_queries(client, referrer
     with CaptureQueriesContext(connection) as context:
         response = client.post(url, data)
     assert response.status_code == 200
-    # session, user, roles, the referral; the section saved with its draft data in one UPDATE
-    # (savepoint, update, release); the imaging for the criteria panel; the audit row of the
-    # change. No check-constraint queries, no second UPDATE, no reload.
-    assert len(context) == 9, [q["sql"][:80] for q in context.captured_queries]
+    # session, user, roles, the referral (nothing joined); the changed field with the draft in
+    # one UPDATE (savepoint, update, release); the audit row of the change. No imaging query
+    # (the patient's details are not criteria: no panel), no check-constraint queries, no
+    # second UPDATE, no reload.
+    sql = [q["sql"] for q in context.captured_queries]
+    assert len(sql) == 8, [q[:80] for q in sql]
+    update = next(q for q in sql if q.startswith('UPDATE "referrals_referral"'))
+    # Only what changed: the other columns are not written back as this request read them.
+    assert update.split(" WHERE ")[0].count(" = ") == 3, update[:200]
+    assert '"patient_given_name"' in update and '"patient_family_name"' not in update
+    assert "eligibility-panel" not in response.content.decode()
     referral.refresh_from_db()
     assert referral.patient_given_name == "Joanna" and referral.draft_data == {}
+
+    # The same again: nothing changed, so nothing is written (no UPDATE, no audit row).
+    with CaptureQueriesContext(connection) as context:
+        response = client.post(url, data)
+    assert "Draft saved" in response.content.decode()
+    writes = [q["sql"][:60] for q in context.captured_queries if not q["sql"].startswith("SELECT")]
+    assert writes == [], writes
+
+
+def test_an_autosave_of_the_clinical_section_returns_the_panel(client, referrer):
+    referral = make_referral(referrer)
+    client.force_login(referrer)
+    url = reverse("referral_autosave", args=[referral.uuid, "clinical"])
+    onset = str(timezone.localdate())
+    data = {"levels": ["L1"], "pain_score": "7", "pain_onset": onset, "cause": ""}
+    client.post(url, data)
+    data["pain_score"] = "8"
+    with CaptureQueriesContext(connection) as context:
+        response = client.post(url, data)
+    # As the patient section's, plus the imaging for the criteria panel it returns.
+    assert len(context) == 9, [q["sql"][:80] for q in context.captured_queries]
+    assert 'id="eligibility-panel"' in response.content.decode()

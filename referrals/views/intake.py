@@ -46,6 +46,9 @@ SECTIONS = [
     ("review", "Review and submit"),
 ]
 FORMS = {"patient": PatientForm, "clinical": ClinicalForm, "imaging": ImagingSection}
+# The sections that hold the eligibility facts (referrals.intake.referral_facts): a change to
+# one of them changes the criteria panel.
+CRITERIA_SECTIONS = ("clinical", "imaging")
 
 
 def _querydict(raw: dict) -> QueryDict:
@@ -227,8 +230,10 @@ def referral_section(request, referral_uuid, section):
 @role_required(REFERRER)
 @require_POST
 def referral_autosave(request, referral_uuid, section):
-    """htmx: save as the doctor types. Returns the save status and the refreshed panel."""
-    referral = referral_for_user(request.user, referral_uuid, action="edit")
+    """htmx: save as the doctor types. Returns the save status, each field's error, and the
+    criteria panel again when this save changed a fact it shows (the patient's details never
+    do: that panel in the page stays as it is)."""
+    referral = referral_for_user(request.user, referral_uuid, action="edit", related=())
     if section not in FORMS or not referral_can_edit(referral):
         return HttpResponse("This referral can no longer be changed.", status=409)
     try:
@@ -255,8 +260,10 @@ def referral_autosave(request, referral_uuid, section):
         "error_labels": labels,
         "saved_at": timezone.localtime(),
         "row_inputs": form.saved_row_inputs() if valid and section == "imaging" else [],
-        **panel_context(referral),
+        "panel": section in CRITERIA_SECTIONS and valid and form.has_changed(),
     }
+    if context["panel"]:
+        context.update(panel_context(referral))
     return render(request, "referrals/_autosave.html", context)
 
 
