@@ -20,13 +20,28 @@ S = Referral.Status
 # --- references ---------------------------------------------------------------------------------
 
 
+def _increment(year: int) -> int | None:
+    """The year's counter, one up; None if the year has no row yet."""
+    if connection.vendor == "postgresql":  # one statement: UPDATE ... RETURNING
+        with connection.cursor() as cursor:
+            cursor.execute(
+                'UPDATE "referrals_referencecounter" SET "last" = "last" + 1 '
+                'WHERE "year" = %s RETURNING "last"',
+                [year],
+            )
+            row = cursor.fetchone()
+        return row[0] if row else None
+    if ReferenceCounter.objects.filter(year=year).update(last=F("last") + 1):
+        return ReferenceCounter.objects.get(year=year).last
+    return None
+
+
 def _next_reference(year: int) -> str:
     """VP-YYYY-NNNNN, sequential per year; safe under concurrency (one UPDATE takes a row lock)."""
     for _attempt in range(3):
         with transaction.atomic():
-            updated = ReferenceCounter.objects.filter(year=year).update(last=F("last") + 1)
-            if updated:
-                number = ReferenceCounter.objects.get(year=year).last
+            number = _increment(year)
+            if number is not None:
                 return f"VP-{year}-{number:05d}"
             try:
                 with transaction.atomic():
@@ -64,15 +79,17 @@ def referral_create(*, referrer) -> Referral:
 # --- eligibility --------------------------------------------------------------------------------
 
 
-def referral_facts(referral: Referral) -> dict:
-    """The eligibility contract's facts from the referral's saved fields (None = not known)."""
+def referral_facts(referral: Referral, *, studies=None) -> dict:
+    """The eligibility contract's facts from the referral's saved fields (None = not known).
+    `studies`: its imaging studies when the caller has them (a referral not yet saved has none
+    to read), else they are read."""
     imaging = [
         {
             "modality": study.modality,
             "performed_on": study.performed_on.isoformat() if study.performed_on else None,
             "acute_fracture": study.acute_fracture,
         }
-        for study in referral.imaging.all()
+        for study in (referral.imaging.all() if studies is None else studies)
     ]
     facts = {
         "levels": list(referral.levels or []),
@@ -117,10 +134,10 @@ def fact_problems(error: FactsError) -> list[tuple[str, str]]:
     return problems
 
 
-def referral_assess(referral: Referral, *, today: date | None = None) -> Result:
+def referral_assess(referral: Referral, *, today: date | None = None, studies=None) -> Result:
     """The live assessment of a referral's saved facts. Raises FactsError when a saved fact is
     one the checker refuses (a date now after the day assessed): fact_problems words it."""
-    return eligibility_assess(referral_facts(referral), today=today)
+    return eligibility_assess(referral_facts(referral, studies=studies), today=today)
 
 
 def referral_assessment(

@@ -265,7 +265,7 @@ def _accept(message, inbound: InboundReferral, checked, sender, control, digest,
             reason = (
                 "Received by secure message" if earlier is None else "Corrected by secure message"
             )
-            packet_queue(referral=referral, reason=reason)
+            packet_queue(referral=referral, reason=reason, first=earlier is None)
             if earlier is None:
                 notify(referral=referral, event="submitted", actor=user)
     except IntegrityError:
@@ -317,9 +317,9 @@ def _fill(referral: Referral, inbound: InboundReferral) -> list[str]:
     return changed
 
 
-def _assess(referral: Referral) -> None:
+def _assess(referral: Referral, *, studies=None) -> None:
     try:
-        result = referral_assess(referral)
+        result = referral_assess(referral, studies=studies)
     except FactsError:
         referral.eligibility, referral.eligibility_outcome = None, "incomplete"
         return
@@ -335,12 +335,8 @@ def _create(inbound: InboundReferral, record, user, reference: str) -> Referral:
         patient_consent=True,  # the referring doctor's software sends it with their consent
     )  # fmt: skip
     _fill(referral, inbound)
+    _assess(referral, studies=[])  # a message's referral has no imaging rows (yet)
     referral.save(force_insert=True)
-    _assess(referral)
-    Referral.objects.filter(pk=referral.pk).update(
-        eligibility=referral.eligibility, eligibility_outcome=referral.eligibility_outcome,
-        criteria_version=referral.criteria_version,
-    )  # fmt: skip
     StatusEvent.objects.bulk_create([
         StatusEvent(referral=referral, from_status="", to_status=S.DRAFT, by=user),
         StatusEvent(referral=referral, from_status=S.DRAFT, to_status=S.SUBMITTED, by=user,

@@ -28,12 +28,18 @@ PACKETS = outbox.register(
 )
 
 
-def packet_queue(*, referral: Referral, reason: str) -> Packet:
+def packet_queue(*, referral: Referral, reason: str, first: bool = False) -> Packet:
     """Queue a new packet version, in the caller's transaction; it is sent once that commits.
 
     The row is the record: if the broker is down when the transaction commits, the packet stays
     queued and the sweeper sends it later. Nothing is lost and the request does not wait.
+    `first`: the referral was created in the caller's transaction, so no one else can see it
+    and this is version 1 (no lock, no lookup).
     """
+    if first:
+        packet = Packet.objects.create(referral=referral, version=1, reason=reason)
+        outbox.enqueue(PACKETS, packet.pk)
+        return packet
     with transaction.atomic():
         # Lock the referral so two changes at once get versions n and n+1, not n twice.
         Referral.objects.select_for_update().filter(pk=referral.pk).first()
