@@ -8,6 +8,7 @@ HL7_INBOX_SECONDS), on stdin or as files (`manage.py hl7_receive`), or over MLLP
 numbers. Letters go to HL7_OUTBOX_DIR, or by MLLP to HL7_SEND_HOST:HL7_SEND_PORT when set.
 """
 
+import os
 import re
 from pathlib import Path
 
@@ -26,6 +27,8 @@ __all__ = [
     "HL7_SEND_PORT",
     "HL7_SEND_TIMEOUT",
     "HL7_LISTEN_THREADS",
+    "HL7_LISTEN_PROCESSES",
+    "HL7_BATCH_BLOCK",
     "HL7_APPLICATION",
     "HL7_FACILITY",
 ]
@@ -47,5 +50,10 @@ if bool(HL7_SEND_HOST) != bool(HL7_SEND_PORT):
     raise ImproperlyConfigured("HL7_SEND_HOST and HL7_SEND_PORT are set together, or neither")
 HL7_SEND_TIMEOUT = env_int("HL7_SEND_TIMEOUT", 30, minimum=1)
 HL7_LISTEN_THREADS = env_int("HL7_LISTEN_THREADS", 8, minimum=1)
+# Listener processes (forked on one socket): one uses a core at most, held by Python's GIL.
+HL7_LISTEN_PROCESSES = env_int("HL7_LISTEN_PROCESSES", min(os.cpu_count() or 1, 4), minimum=1)
+# hl7_receive shares a batch among those processes this many messages at a time (each block's
+# ACKs are printed once the block is done).
+HL7_BATCH_BLOCK = env_int("HL7_BATCH_BLOCK", 256, minimum=1)
 HL7_APPLICATION = env_str("HL7_APPLICATION") or "VPPORTAL"
 HL7_FACILITY = env_str("HL7_FACILITY") or "Vertebroplasty Practice"

@@ -200,3 +200,20 @@ def test_what_is_not_hl7_gets_a_reject_ack_not_an_exception():
     outcome = receive(b"MSH|^~\\&|X|Y|||20261201||ADT^A01|C1|P|2.4\rPID|1\r")
     code, _c, errors = ack_of(outcome)
     assert code == "AR" and errors[0].startswith("MSH^1^9^200")
+
+
+def test_a_batch_is_shared_out_with_each_referrals_messages_in_one_part_in_order():
+    from referrals.hl7.batch import plan, routing_key
+
+    block = [message(control=f"P-{n}", originating=f"P-REF-{n % 5}") for n in range(40)]
+    block.append(b"not a message")
+    parts = plan(block, 0, 3)
+    assert sorted(i for part in parts for i, _ in part) == list(range(41))
+    assert len(parts) > 1  # shared out
+    for part in parts:
+        assert [i for i, _ in part] == sorted(i for i, _ in part)  # in the block's order
+    where = {i: k for k, part in enumerate(parts) for i, _ in part}
+    for n in range(40):  # one referral (RF1-6) → one part
+        assert where[n] == where[n % 5]
+    assert routing_key(block[0], 0) == routing_key(block[5], 5) != routing_key(block[1], 1)
+    assert routing_key(b"not a message", 40) == "raw|40"

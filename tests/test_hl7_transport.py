@@ -41,10 +41,10 @@ def command_env(media: Path, **extra) -> dict:
     }
 
 
-def hl7_receive(media, *args, stdin: bytes = b"") -> subprocess.CompletedProcess:
+def hl7_receive(media, *args, stdin: bytes = b"", **env) -> subprocess.CompletedProcess:
     return subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "hl7_receive", *args],
-        input=stdin, capture_output=True, cwd=ROOT, env=command_env(media), timeout=120,
+        input=stdin, capture_output=True, cwd=ROOT, env=command_env(media, **env), timeout=120,
     )  # fmt: skip
 
 
@@ -91,13 +91,16 @@ def test_hl7_receive_says_what_is_wrong_with_a_file_without_a_traceback(private_
 
 
 @contextlib.contextmanager
-def listener(media):
+def listener(media, processes: int = 2, *, handle: list | None = None):
     log = media.parent / "listener.log"
+    env = command_env(media, HL7_LISTEN_THREADS="4", HL7_LISTEN_PROCESSES=str(processes))
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "hl7_listen", "--host", "127.0.0.1", "--port", "0"],
-        cwd=ROOT, env=command_env(media, HL7_LISTEN_THREADS="4"), stdout=subprocess.PIPE,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE,
         stderr=log.open("wb"),  # a file: a pipe nobody reads would block the listener when full
     )  # fmt: skip
+    if handle is not None:
+        handle.append(process)
     try:
         line = process.stdout.readline().decode()
         assert "Listening" in line, log.read_text()[-3000:]
@@ -153,6 +156,44 @@ def test_the_listener_answers_each_message_on_several_connections_at_once(privat
     assert InboundMessage.objects.filter(channel="listener").count() == 11
 
 
+def children_of(pid: int) -> set[int]:
+    return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def send_one(port: int, control: str) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(frame(message(control=control, originating=f"R-{control}")))
+        return msa(hl7.parse(read_ack(sock)))[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_the_listener_runs_in_several_processes_and_replaces_one_that_dies(private_media):
+    handle: list = []
+    with listener(private_media, processes=2, handle=handle) as port:
+        parent = handle[0].pid
+        assert send_one(port, "P-1") == "AA"
+        first = children_of(parent)
+        assert len(first) == 2, first  # two listener processes on the one socket
+        os.kill(sorted(first)[0], 9)
+        for _ in range(100):  # the parent starts another within a second or two
+            now = children_of(parent)
+            if len(now) == 2 and now != first:
+                break
+            threading.Event().wait(0.1)
+        assert len(now) == 2 and now != first, now
+        assert [send_one(port, f"P-{n}") for n in range(2, 6)] == ["AA"] * 4
+    # SIGTERM stopped the parent and its processes with it: none is left accepting.
+    assert handle[0].returncode == 0, (private_media.parent / "listener.log").read_text()[-2000:]
+    for pid in now:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+    assert InboundMessage.objects.filter(channel="listener", status="accepted").count() == 5
+
+
+def test_the_listener_in_one_process_answers_as_well(private_media):
+    with listener(private_media, processes=1) as port:
+        assert [send_one(port, f"O-{n}") for n in range(3)] == ["AA"] * 3
+
+
 def test_the_listener_refuses_a_frame_over_the_limit_and_closes(private_media):
     media = private_media
     with listener(media) as port:
@@ -195,3 +236,40 @@ def test_hl7_receive_keeps_a_referral_and_its_correction_in_order(private_media,
     corrected = Referral.objects.get(patient_family_name="Corrected")
     assert corrected.packets.count() == 2
     assert str(acks[-1]) == str(acks[0])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one process on SQLite")
+def test_hl7_receive_shares_a_batch_among_processes_and_keeps_each_referrals_order(
+    private_media, tmp_path
+):
+    """Three processes, a block of 10: each referral's messages go to one process, in order
+    (a correction after its referral, a duplicate after its first copy), across blocks too; the
+    ACKs come out in the batch's order."""
+    # Corrections: of B-1 in the next block (B-1 is 2nd, its correction 13th), of B-12 and
+    # B-25 in their own block, a few messages after them.
+    after = {12: 1, 16: 12, 28: 25}
+    parts, controls = [], []
+    for n in range(30):
+        parts.append(message(control=f"B-{n}", originating=f"B-REF-{n}"))
+        controls.append(f"B-{n}")
+        if n in after:
+            k = after[n]
+            parts.append(message(control=f"B-C{k}", originating=f"B-REF-{k}", status="C",
+                                 family=f"Corrected{k}"))  # fmt: skip
+            controls.append(f"B-C{k}")
+    parts.append(parts[0])
+    controls.append("B-0")
+    batch = tmp_path / "batch.hl7"
+    batch.write_bytes(b"".join(frame(p) for p in parts))
+    env = {"HL7_LISTEN_PROCESSES": "3", "HL7_LISTEN_THREADS": "2", "HL7_BATCH_BLOCK": "10"}
+    result = hl7_receive(private_media, str(batch), **env)
+    acks = acks_in(result.stdout)
+    assert [msa(a)[1] for a in acks] == controls
+    assert {msa(a)[0] for a in acks} == {"AA"}, result.stdout.decode()[-2000:]
+    assert result.returncode == 0
+    assert Referral.objects.count() == 30
+    for n in (1, 12, 25):
+        corrected = Referral.objects.get(patient_family_name=f"Corrected{n}")
+        assert corrected.packets.count() == 2
+    assert str(acks[-1]) == str(acks[0])
+    assert InboundMessage.objects.count() == 33

@@ -2,6 +2,12 @@
 each sending messages one after another and reading one ACK for each), a pool of
 HL7_LISTEN_THREADS threads for the work (referrals/hl7/receive.py, which uses the database).
 
+HL7_LISTEN_PROCESSES > 1 (the default is the number of CPUs, at most 4): the socket is bound
+once, then that many processes are forked, each accepting connections from it with its own
+threads and database connections (the pre-fork model of gunicorn). A process holds the GIL
+for its own messages only, so receipt uses every core; the parent restarts a process that dies
+and stops them all on SIGTERM or SIGINT.
+
 A frame larger than HL7_MAX_MESSAGE_BYTES is answered with AR and the connection closed (what
 follows it cannot be trusted to be a frame boundary); bytes outside frames are ignored.
 """
@@ -10,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from referrals.hl7.protocol import END, SB, Problem, build_ack, frame
 from referrals.hl7.receive import receive
@@ -56,13 +65,29 @@ async def _connection(reader, writer, executor) -> None:
         writer.close()
 
 
-async def serve(host: str, port: int, *, ready=None, stop: asyncio.Event | None = None) -> None:
-    """Listen until `stop` is set (or SIGTERM/SIGINT); `ready(host, port)` once listening."""
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket (port 0: any free one). OSError if it cannot be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=128)
+
+
+async def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    ready=None,
+    stop: asyncio.Event | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    """Listen on `sock` (else bind host:port) until `stop` is set (or SIGTERM/SIGINT);
+    `ready(host, port)` once listening."""
     executor = ThreadPoolExecutor(settings.HL7_LISTEN_THREADS, thread_name_prefix="hl7")
     limit = settings.HL7_MAX_MESSAGE_BYTES + 64
-    server = await asyncio.start_server(
-        lambda r, w: _connection(r, w, executor), host, port, limit=limit
-    )
+    handler = lambda r, w: _connection(r, w, executor)  # noqa: E731
+    if sock is not None:
+        server = await asyncio.start_server(handler, sock=sock, limit=limit)
+    else:
+        server = await asyncio.start_server(handler, host, port, limit=limit)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -76,3 +101,60 @@ async def serve(host: str, port: int, *, ready=None, stop: asyncio.Event | None 
     async with server:
         await stop.wait()
     executor.shutdown(wait=True, cancel_futures=False)
+
+
+def _child(sock: socket.socket) -> None:
+    """A forked listener process: serve until told to stop, then leave without running the
+    parent's exit handlers."""
+    code = 0
+    try:
+        asyncio.run(serve(sock=sock))
+    except KeyboardInterrupt:
+        pass
+    except Exception:
+        logger.exception("An HL7 listener process stopped")
+        code = 1
+    finally:
+        connections.close_all()
+    os._exit(code)
+
+
+def serve_processes(sock: socket.socket, processes: int) -> None:
+    """Fork `processes` listeners on `sock` and keep them running until SIGTERM or SIGINT."""
+    connections.close_all()  # no connection is shared across a fork
+    children: set[int] = set()
+    stopping = False
+
+    def start() -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _child(sock)
+        children.add(pid)
+
+    def stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                children.discard(pid)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(processes):
+        start()
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        children.discard(pid)
+        if not stopping:
+            logger.error("HL7 listener process %s ended (status %s): starting another", pid, status)
+            time.sleep(1)  # not a tight loop if every start fails
+            start()

@@ -137,6 +137,15 @@ def intended_recipient(message) -> str:
     return ""
 
 
+def originating_id(message) -> str:
+    """RF1-6, the referrer's own identifier of the referral ("" if none): the same in every
+    message about that referral, a correction's included."""
+    rf1 = segments(message, "RF1")
+    if not rf1:
+        return ""
+    return "^".join(p for p in (value(rf1[0], 6, 1), value(rf1[0], 6, 2)) if p)[:200]
+
+
 def map_referral(message) -> InboundReferral:
     """The referral a REF^I12 asks for; raises Refused with every problem found."""
     problems: list[Problem] = []
@@ -144,7 +153,7 @@ def map_referral(message) -> InboundReferral:
     referrer, recipient = _providers(message, problems)
     rf1 = segments(message, "RF1")
     rf1 = rf1[0] if rf1 else None
-    originating = "^".join(p for p in (value(rf1, 6, 1), value(rf1, 6, 2)) if p) if rf1 else ""
+    originating = originating_id(message)
     documents = _documents(message, problems)
     if problems:
         raise Refused(problems)
@@ -153,7 +162,7 @@ def map_referral(message) -> InboundReferral:
         patient=patient,
         referrer=referrer,
         recipient=recipient,
-        originating_id=originating[:200],
+        originating_id=originating,
         correction=bool(rf1) and value(rf1, 1, 1).upper() == CORRECTION,
         priority=PRIORITY.get(value(rf1, 2, 1).upper(), "") if rf1 else "",
         reason=reason,

@@ -4,9 +4,10 @@ over MLLP (referrals/hl7/listener.py), one ACK per message, many connections at 
 import asyncio
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from referrals.hl7.listener import serve
+from referrals.hl7.listener import bind, serve, serve_processes
 from referrals.packets import sandbox
 from referrals.tasks import render_packet  # noqa: F401  (registers the tasks receipt publishes)
 
@@ -28,10 +29,19 @@ class Command(BaseCommand):
             sys.stdout.flush()
 
         try:
-            asyncio.run(serve(host, port, ready=ready))
+            sock = bind(host, port)
         except OSError as exc:
             raise CommandError(
                 f"Cannot listen on {host}:{port}: {exc.strerror}", returncode=2
             ) from None
+        processes = settings.HL7_LISTEN_PROCESSES
+        try:
+            if processes == 1:
+                asyncio.run(serve(sock=sock, ready=ready))
+            else:
+                ready(*sock.getsockname()[:2])
+                serve_processes(sock, processes)
         except KeyboardInterrupt:
             pass
+        finally:
+            sock.close()

@@ -8,24 +8,15 @@ read. Never a traceback.
 """
 
 import sys
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 
+from referrals.hl7.batch import process_many
 from referrals.hl7.protocol import unframe
-from referrals.hl7.receive import commit, order_key, prepare
 from referrals.packets import sandbox
 from referrals.tasks import render_packet  # noqa: F401  (registers the tasks receipt publishes)
-
-
-def _commit_after(before: Future | None, item):
-    if before is not None:
-        before.result()  # the earlier message about the same referral is stored first
-    return commit(item)
 
 
 def ack_lines(ack: str) -> str:
@@ -55,45 +46,13 @@ class Command(BaseCommand):
             if not messages:
                 problems.append(f"{name}: no HL7 message in it")
                 all_accepted = False
-            for outcome in self._process(messages):
-                self.stdout.write(ack_lines(outcome.ack), ending="")
-                all_accepted = all_accepted and outcome.accepted
+            for answer in process_many(messages):
+                self.stdout.write(ack_lines(answer.ack), ending="")
+                all_accepted = all_accepted and answer.accepted
         if problems:
             raise CommandError("; ".join(problems), returncode=2)
         if not all_accepted:
             sys.exit(2)
-
-    def _process(self, messages: list[bytes]):
-        """Outcomes in the messages' order. Each is read and its documents checked a few
-        messages ahead in threads (no database there); then stored, on PostgreSQL several at
-        once, except that a message waits for the one before it about the same referral (the
-        same sender's RF1-6, or MSH-10), so a correction after its referral finds it."""
-        window = settings.HL7_LISTEN_THREADS
-        writers = window if connection.vendor == "postgresql" else 1
-        with (
-            ThreadPoolExecutor(window, thread_name_prefix="hl7-prepare") as preparing,
-            ThreadPoolExecutor(writers, thread_name_prefix="hl7-commit") as committing,
-        ):
-            prepared: deque[Future] = deque()
-            committed: deque[Future] = deque()
-            last: dict[str, Future] = {}
-
-            def start_commit(item) -> None:
-                key = order_key(item)
-                future = committing.submit(_commit_after, last.get(key), item)
-                last[key] = future
-                committed.append(future)
-
-            for raw in messages:
-                prepared.append(preparing.submit(prepare, raw, channel="command"))
-                if len(prepared) > window:
-                    start_commit(prepared.popleft().result())
-                while len(committed) > window:
-                    yield committed.popleft().result()
-            while prepared:
-                start_commit(prepared.popleft().result())
-            while committed:
-                yield committed.popleft().result()
 
     def _read(self, name: str, cap: int) -> bytes:
         if name == "-":
