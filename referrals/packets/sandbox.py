@@ -352,57 +352,16 @@ def prepare_documents(items: list[dict], *, timeout: float = 90) -> dict:
     return results
 
 
-# A warm checker (`warm_checker()`): a forkserver with pypdf already imported, which forks a
-# fresh child for each PDF. The child sets the same limits and reads only that PDF, as the
-# cold child does, but costs a fork instead of starting Python and importing pypdf (about a
-# quarter of a second a document). Long-running receivers (the HL7 listener and command) use it.
-_warm = None
+# The warm checker (referrals/packets/warm.py): a small server with pypdf loaded that forks a
+# fresh child for each PDF, with the same limits. Long-running receivers (the HL7 listener and
+# command) turn it on; everything else runs the cold child.
+_warm = False
 
 
 def warm_checker() -> None:
-    """Use a forkserver for the upload check from now on, in this process."""
+    """Use the warm checker for the upload check from now on, in this process and its forks."""
     global _warm
-    if _warm is None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["referrals.packets.sandbox", "pypdf"])
-        _warm = context
-
-
-def _warm_child(path: str, conn, memory: int, cpu: int) -> None:
-    _limit_resources(memory, cpu)
-    try:
-        result = _inspect_pdf(path)
-    except MemoryError:
-        result = {"ok": False, "problem": "limits"}
-    conn.send(result)
-    conn.close()
-
-
-def _inspect_warm(path: str, timeout: float) -> dict:
-    receiving, sending = _warm.Pipe(duplex=False)
-    child = _warm.Process(
-        target=_warm_child,
-        args=(path, sending, UPLOAD_MEMORY_LIMIT, UPLOAD_CPU_SECONDS),
-        daemon=True,
-    )
-    try:
-        child.start()
-        sending.close()
-        if not receiving.poll(timeout):
-            return {"ok": False, "problem": "limits"}
-        return receiving.recv()
-    except EOFError:  # the child died before answering: a limit (SIGXCPU, out of memory)
-        return {"ok": False, "problem": "limits"}
-    except OSError:
-        logger.exception("The warm PDF check could not be run")
-        return {"ok": False, "problem": "unavailable"}
-    finally:
-        if child.is_alive():
-            child.kill()
-        child.join(2)
-        receiving.close()
+    _warm = True
 
 
 def inspect_pdf(path, *, timeout: float | None = None) -> dict:
@@ -412,8 +371,17 @@ def inspect_pdf(path, *, timeout: float | None = None) -> dict:
     "password", "broken", "limits" (it needed more memory or time than a real PDF does) or
     "unavailable" (no child could be started: the server's trouble, not the file's).
     """
-    if _warm is not None:
-        return _inspect_warm(str(path), UPLOAD_TIMEOUT if timeout is None else timeout)
+    if _warm:
+        from referrals.packets import warm
+
+        result = warm.inspect(
+            str(path),
+            timeout=UPLOAD_TIMEOUT if timeout is None else timeout,
+            memory=UPLOAD_MEMORY_LIMIT,
+            cpu=UPLOAD_CPU_SECONDS,
+        )
+        if result is not None:
+            return result
     try:
         return _run(
             {"path": str(path)},
