@@ -160,11 +160,20 @@ def measure_listener(env: dict, pdf_b64: str, work: Path) -> dict:
             error = log_path.read_text()[-2000:]
             raise RuntimeError(f"the listener did not start: {line}{error}")
         port = int(match.group(1))
-        # Warm-up: the first message opens the database connection and the checker's server.
-        with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-            for raw in messages(3, "WARM", pdf_b64):
-                sock.sendall(frame(raw))
-                read_ack(sock)
+
+        # Warm-up, as a messaging client's first messages of the day: a few connections at
+        # once (each listener process and thread opens its database connection).
+        def warm(k: int) -> None:
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+                for raw in messages(2, f"WARM{k}-", pdf_b64):
+                    sock.sendall(frame(raw))
+                    read_ack(sock)
+
+        warmers = [threading.Thread(target=warm, args=(k,)) for k in range(SENDERS)]
+        for thread in warmers:
+            thread.start()
+        for thread in warmers:
+            thread.join()
         batches = [messages(PER_SENDER, f"L{k:02d}-", pdf_b64) for k in range(SENDERS)]
         latencies: list[float] = []
         failures: list[str] = []

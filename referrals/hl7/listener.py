@@ -71,6 +71,15 @@ def bind(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=128)
 
 
+def _ready_process() -> None:
+    """Before a listener process accepts: its PDF checker started (a Python of its own, a few
+    hundred milliseconds), so the first message it takes does not wait for it."""
+    from referrals.packets import sandbox, warm
+
+    if sandbox._warm:
+        warm.start()
+
+
 async def serve(
     host: str = "127.0.0.1",
     port: int = 0,
@@ -81,6 +90,7 @@ async def serve(
 ) -> None:
     """Listen on `sock` (else bind host:port) until `stop` is set (or SIGTERM/SIGINT);
     `ready(host, port)` once listening."""
+    _ready_process()
     executor = ThreadPoolExecutor(settings.HL7_LISTEN_THREADS, thread_name_prefix="hl7")
     limit = settings.HL7_MAX_MESSAGE_BYTES + 64
     handler = lambda r, w: _connection(r, w, executor)  # noqa: E731

@@ -288,15 +288,16 @@ def _forget(stored) -> None:
 def _earlier(sender: str, originating_id: str) -> Referral | None:
     if not originating_id:
         return None
-    row = (
+    # The id first (an index lookup that usually finds nothing), the referral only if found.
+    referral_id = (
         InboundMessage.objects.filter(
             sender=sender, originating_id=originating_id, referral__isnull=False
         )
-        .select_related("referral")
         .order_by("received_at", "id")
+        .values_list("referral_id", flat=True)
         .first()
     )
-    return row.referral if row else None
+    return Referral.objects.get(pk=referral_id) if referral_id else None
 
 
 def _fill(referral: Referral, inbound: InboundReferral) -> list[str]:

@@ -25,7 +25,7 @@ from django.db import DatabaseError
 from django.template.loader import render_to_string
 
 from referrals.models import Attachment
-from referrals.packets.pdf import PacketURLFetcher, render_document
+from referrals.packets.pdf import FILE_SCHEME, render_document
 from referrals.packets.sandbox import prepare_documents
 
 P = Attachment.PartStatus
@@ -105,7 +105,7 @@ def _picture_page(attachment: Attachment, result: dict, output: Path) -> int:
     if result.get("image"):
         # The one file this render may read: the child's re-encoded image, under a name no
         # text in the referral can guess.
-        image_url = f"{PacketURLFetcher.FILE_SCHEME}{secrets.token_hex(16)}"
+        image_url = f"{FILE_SCHEME}{secrets.token_hex(16)}"
         files[image_url] = result["image"]
     html = render_to_string(
         "packets/picture.html",

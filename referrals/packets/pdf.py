@@ -1,53 +1,30 @@
 """The packet's PDF primitives: WeasyPrint with a fetcher that reads nothing it was not given,
 and the reference and page numbers stamped on every page of a finished packet."""
 
-import mimetypes
-
-from django.contrib.staticfiles import finders
 from pypdf import PdfWriter
 from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+# WeasyPrint (with Pango behind it) takes over a second to import: it is loaded when a PDF is
+# first rendered (referrals/packets/fetcher.py), not by every process that imports this module
+# (the web, the HL7 receivers) and never renders.
 STATIC_SCHEME = "portal-static:"
+FILE_SCHEME = "packet-file:"
 
 
-class PacketURLFetcher(URLFetcher):
-    """Lets WeasyPrint read only data: URIs, the portal's own static files, and the files this
-    one render was given by exact URL (a document's re-encoded image, for its part).
+def __getattr__(name):
+    if name == "PacketURLFetcher":
+        from referrals.packets.fetcher import PacketURLFetcher
 
-    Anything else (file:, http:, a relative path) is refused, so no text in a referral can make
-    the renderer read a local file or reach the network.
-    """
-
-    FILE_SCHEME = "packet-file:"
-
-    def __init__(self, *args, files: dict[str, str] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.files = dict(files or {})
-
-    def fetch(self, url, headers=None):
-        if url.startswith("data:"):
-            return super().fetch(url, headers)
-        if url in self.files:
-            return self._file(url, self.files[url])
-        if url.startswith(STATIC_SCHEME):
-            relative = url.removeprefix(STATIC_SCHEME).lstrip("/")
-            path = finders.find(relative) if ".." not in relative.split("/") else None
-            if path:
-                return self._file(url, path)
-        raise ValueError(f"The packet renderer does not fetch {url[:80]!r}")
-
-    @staticmethod
-    def _file(url: str, path: str) -> URLFetcherResponse:
-        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        with open(path, "rb") as handle:
-            body = handle.read()
-        return URLFetcherResponse(url, body, {"Content-Type": content_type})
+        return PacketURLFetcher
+    raise AttributeError(name)
 
 
 def render_document(html: str, *, files: dict[str, str] | None = None):
     """Lay out `html` with the packet's fetcher; a WeasyPrint Document (pages, write_pdf)."""
+    from weasyprint import HTML
+
+    from referrals.packets.fetcher import PacketURLFetcher
+
     return HTML(string=html, url_fetcher=PacketURLFetcher(files=files), base_url=None).render()
 
 

@@ -12,7 +12,6 @@ from django.db import transaction
 from referrals import outbox
 from referrals.errors import TransitionNotAllowed
 from referrals.models import Packet, Referral, packet_path
-from referrals.packets.build import build_packet
 
 P = Packet.Status
 PACKETS = outbox.register(
@@ -58,6 +57,8 @@ def packet_make(packet: Packet) -> dict:
         pk=packet.referral_id
     )
     packet.referral = referral
+    from referrals.packets.build import build_packet  # WeasyPrint: only where packets render
+
     with TemporaryDirectory(prefix="packet-") as tmp:
         output = Path(tmp) / "packet.pdf"
         info = build_packet(referral, output, version=packet.version)

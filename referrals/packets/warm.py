@@ -64,6 +64,12 @@ def _server() -> str | None:
         return path
 
 
+def start() -> bool:
+    """Start this process's server now (else it starts on the first check); False if it
+    cannot be started."""
+    return _server() is not None
+
+
 def _ask(path: str, server: str, timeout: float, memory: int, cpu: int) -> dict:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(timeout)
