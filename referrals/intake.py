@@ -53,17 +53,22 @@ def _next_reference(year: int) -> str:
 
 
 def referral_next_reference() -> str:
-    """A new reference, in a transaction of its own when called outside one: the counter's row
-    is locked only for that moment, not for the whole of a long transaction that follows.
+    """A new reference, committed on its own when called outside a transaction: the counter's
+    row is locked only for that moment, not for the whole of a long transaction that follows.
 
-    On PostgreSQL that transaction does not wait for its own flush to disk: the referral's
-    transaction, later in the same log, flushes it when it commits; if that one never does, a
-    counter step lost in a crash was used by nothing."""
+    On PostgreSQL, outside a transaction, that is one UPDATE ... RETURNING in autocommit: the
+    row is locked only while the server runs the statement and commits it. (In a transaction
+    of its own, the lock was held until the thread came back to commit; in the HL7 receivers,
+    which run many threads, a thread holding it could wait for Python's lock for tens of
+    milliseconds, and every other message waited behind it.) A step used by a referral whose
+    own transaction then fails is a gap in the numbers, as before."""
+    year = timezone.localdate().year
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        number = _increment(year)
+        if number is not None:
+            return f"VP-{year}-{number:05d}"
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        return _next_reference(timezone.localdate().year)
+        return _next_reference(year)
 
 
 def referral_create(*, referrer) -> Referral:
