@@ -278,6 +278,7 @@ COAG_PROFILE_MAX_AGE_DAYS = env_int("COAG_PROFILE_MAX_AGE_DAYS", 30, minimum=1)
 # The triage queue counts matches up to this many and then says "more than" (a COUNT of every
 # match would read all of them: a quarter of a million open referrals at a million).
 QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 1000, minimum=50)
+QUEUE_SEARCH_COUNT_CAP = env_int("QUEUE_SEARCH_COUNT_CAP", 200, minimum=50)
 # The JSON endpoint (POST /api/eligibility), open to every signed-in user: a list of at most
 # ELIGIBILITY_API_MAX_BATCH facts objects, a body of at most ELIGIBILITY_API_MAX_BODY_KB, and
 # ELIGIBILITY_API_RATE calls per user (django-ratelimit: "60/m", "1000/h", "100/5m").

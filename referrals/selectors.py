@@ -194,9 +194,10 @@ class TriageQueue:
     cap + 1 or a page of index entries, however many referrals there are.
     """
 
-    def __init__(self, queryset, *, today, cap: int):
+    def __init__(self, queryset, *, today, cap: int, searched: bool = False):
         cutoff = today - timedelta(days=WINDOW_DAYS)
         self.cap = cap
+        self.searched = searched
         self.matching = queryset  # the filters and search, before the order's parts
         self.segments = [
             queryset.filter(pain_onset__gte=cutoff).order_by(
@@ -282,7 +283,13 @@ def triage_queue(*, status="", outcome="", site=None, radiologist=None, q="", to
     if radiologist is not None:
         queryset = queryset.filter(assigned_radiologist=radiologist)
     queryset = _search(queryset, q)
-    return TriageQueue(queryset, today=today or timezone.localdate(), cap=settings.QUEUE_COUNT_CAP)
+    # A search counts to a lower cap: past a couple of hundred matches the answer is a longer
+    # search (a given name too), not a count; and a name's matches would otherwise be read from
+    # the table up to the queue's cap, which grows with the practice's history.
+    cap = settings.QUEUE_SEARCH_COUNT_CAP if q.strip() else settings.QUEUE_COUNT_CAP
+    return TriageQueue(
+        queryset, today=today or timezone.localdate(), cap=cap, searched=bool(q.strip())
+    )
 
 
 def reviews_for(user):

@@ -118,6 +118,23 @@ def test_the_count_is_exact_below_the_cap_and_capped_past_it(
     assert counts and all("LIMIT 51" in sql for sql in counts), counts
 
 
+def test_a_search_counts_to_its_own_lower_cap_and_says_how_to_narrow_it(
+    client, admin_user, referrer, settings
+):
+    settings.QUEUE_SEARCH_COUNT_CAP = 50
+    for _ in range(51):
+        submitted(referrer, patient_family_name="Quill")
+    client.force_login(admin_user)
+    with CaptureQueriesContext(connection) as context:
+        html = client.get(reverse("triage_queue"), {"q": "quill"}).content.decode()
+    assert "Showing 1–50 of more than 50: add to the search" in html
+    counts = [q["sql"] for q in context.captured_queries if "COUNT(" in q["sql"]]
+    assert counts and all("LIMIT 51" in sql for sql in counts), counts
+    # The queue itself counts to QUEUE_COUNT_CAP: exact, and no hint.
+    html = client.get(reverse("triage_queue")).content.decode()
+    assert "Showing 1–50 of 51<" in html and "add to the search" not in html
+
+
 def _plan(cursor, queryset) -> str:
     sql, params = queryset.query.sql_with_params()
     cursor.execute(f"EXPLAIN {sql}", params)

@@ -190,7 +190,10 @@ def _shown(page, queue) -> str:
     if not page.object_list:
         return ""
     total = f"more than {_thousands(queue.cap)}" if queue.more else _thousands(queue.count())
-    return f"Showing {page.start_index()}–{page.end_index()} of {total}"
+    shown = f"Showing {page.start_index()}–{page.end_index()} of {total}"
+    if queue.more and queue.searched:
+        shown += ": add to the search (a given name as well as the family name) to narrow it"
+    return shown
 
 
 def _csv_cell(value) -> str:
