@@ -23,7 +23,7 @@ import pydicom
 from django.conf import settings
 from PIL import Image, ImageFile
 
-from referrals.packets import sandbox
+from referrals.packets import warm
 
 ACCEPTED_DESCRIPTION = "PDF, JPEG, PNG or DICOM (.dcm)"
 
@@ -184,7 +184,7 @@ def _check_pdf(path, tail: bytes, common: dict) -> DetectedDocument:
     # pypdf runs in a child process with memory, CPU and time limits: a few hundred bytes of
     # nested object streams can cost it minutes and gigabytes, which must not happen in a web
     # request. Only the structure is read there; page content is inflated by the packet worker.
-    result = sandbox.inspect_pdf(path)
+    result = warm.inspect_pdf(path)
     if not result.get("ok"):
         problem = result.get("problem")
         if problem == "password":

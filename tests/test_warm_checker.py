@@ -16,7 +16,7 @@ MAX = 100 * 1024 * 1024
 
 @pytest.fixture
 def warm_on(monkeypatch):
-    monkeypatch.setattr(sandbox, "_warm", True)
+    monkeypatch.setattr(warm, "_enabled", True)
     yield
     with warm._lock:
         if warm._state["process"] is not None:
@@ -32,21 +32,21 @@ def write(tmp_path, data: bytes, name="doc.pdf"):
 
 
 def test_it_answers_as_the_cold_check_does(warm_on, tmp_path):
-    assert sandbox.inspect_pdf(write(tmp_path, pdf_bytes(pages=3))) == {"ok": True, "pages": 3}
+    assert warm.inspect_pdf(write(tmp_path, pdf_bytes(pages=3))) == {"ok": True, "pages": 3}
     locked = write(tmp_path, pdf_bytes(pages=1, password="secret"), "locked.pdf")
-    assert sandbox.inspect_pdf(locked)["problem"] == "password"
+    assert warm.inspect_pdf(locked)["problem"] == "password"
     broken = write(tmp_path, b"%PDF-1.7\n1 0 obj <<\n%%EOF\n", "broken.pdf")
-    assert sandbox.inspect_pdf(broken)["problem"] == "broken"
+    assert warm.inspect_pdf(broken)["problem"] == "broken"
     assert warm._state["process"] is not None  # it was the warm server that answered
 
 
 def test_one_server_serves_many_checks_each_in_a_child_of_its_own(warm_on, tmp_path):
     path = write(tmp_path, pdf_bytes(pages=2))
-    sandbox.inspect_pdf(path)
+    warm.inspect_pdf(path)
     server = warm._state["process"].pid
     pids = set()
     for _ in range(5):
-        assert sandbox.inspect_pdf(path)["pages"] == 2
+        assert warm.inspect_pdf(path)["pages"] == 2
     assert warm._state["process"].pid == server  # the same server throughout
     for _ in range(3):
         sock = warm._state["socket"]
@@ -81,7 +81,7 @@ def test_the_cpu_limit_ends_a_child_that_works_too_long(warm_on, tmp_path, monke
     monkeypatch.setattr(sandbox, "UPLOAD_CPU_SECONDS", 1)
     path = write(tmp_path, object_stream_bomb_pdf(pages=40, megabytes=6))
     started = time.monotonic()
-    assert sandbox.inspect_pdf(path) == {"ok": False, "problem": "limits"}
+    assert warm.inspect_pdf(path) == {"ok": False, "problem": "limits"}
     assert time.monotonic() - started < 5
 
 
@@ -96,7 +96,7 @@ def test_at_the_timeout_the_child_is_killed(warm_on, tmp_path, monkeypatch):
 
     monkeypatch.setattr(warm.os, "kill", kill)
     started = time.monotonic()
-    assert sandbox.inspect_pdf(path, timeout=0.5) == {"ok": False, "problem": "limits"}
+    assert warm.inspect_pdf(path, timeout=0.5) == {"ok": False, "problem": "limits"}
     assert time.monotonic() - started < 3
     assert len(killed) == 1
     time.sleep(0.3)
@@ -107,16 +107,16 @@ def test_at_the_timeout_the_child_is_killed(warm_on, tmp_path, monkeypatch):
 
 def test_a_server_that_died_is_started_again(warm_on, tmp_path):
     path = write(tmp_path, pdf_bytes(pages=1))
-    assert sandbox.inspect_pdf(path)["ok"]
+    assert warm.inspect_pdf(path)["ok"]
     first = warm._state["process"]
     os.kill(first.pid, signal.SIGKILL)
     first.wait(5)
-    assert sandbox.inspect_pdf(path) == {"ok": True, "pages": 1}
+    assert warm.inspect_pdf(path) == {"ok": True, "pages": 1}
     assert warm._state["process"].pid != first.pid
 
 
 def test_the_server_leaves_when_its_parent_does(warm_on, tmp_path):
-    assert sandbox.inspect_pdf(write(tmp_path, pdf_bytes(pages=1)))["ok"]
+    assert warm.inspect_pdf(write(tmp_path, pdf_bytes(pages=1)))["ok"]
     process, sock = warm._state["process"], warm._state["socket"]
     process.stdin.close()  # what the parent's exit does
     assert process.wait(5) == 0

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from referrals.hl7.protocol import Problem, build_ack, unframe
 from referrals.hl7.receive import receive
-from referrals.packets import sandbox
+from referrals.packets import warm
 
 logger = logging.getLogger(__name__)
 BATCH = 200
@@ -84,7 +84,7 @@ def process_file(path: Path, folders: dict[str, Path]) -> bool:
 def inbox_scan() -> dict:
     # The worker checks each message's PDFs with the warm checker (a fork of a server that
     # has pypdf loaded, started once in this worker process) rather than a new Python each.
-    sandbox.warm_checker()
+    warm.enable()
     root = Path(settings.HL7_INBOX_DIR)
     root.mkdir(parents=True, exist_ok=True)
     folders = _folders(root)

@@ -74,9 +74,9 @@ def bind(host: str, port: int) -> socket.socket:
 def _ready_process() -> None:
     """Before a listener process accepts: its PDF checker started (a Python of its own, a few
     hundred milliseconds), so the first message it takes does not wait for it."""
-    from referrals.packets import sandbox, warm
+    from referrals.packets import warm
 
-    if sandbox._warm:
+    if warm._enabled:
         warm.start()
 
 

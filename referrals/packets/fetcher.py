@@ -6,7 +6,7 @@ import mimetypes
 from django.contrib.staticfiles import finders
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from referrals.packets.pdf import FILE_SCHEME, STATIC_SCHEME
+from referrals.packets.schemes import FILE_SCHEME, STATIC_SCHEME
 
 
 class PacketURLFetcher(URLFetcher):

@@ -25,8 +25,9 @@ from django.db import DatabaseError
 from django.template.loader import render_to_string
 
 from referrals.models import Attachment
-from referrals.packets.pdf import FILE_SCHEME, render_document
+from referrals.packets.pdf import render_document
 from referrals.packets.sandbox import prepare_documents
+from referrals.packets.schemes import FILE_SCHEME
 
 P = Attachment.PartStatus
 

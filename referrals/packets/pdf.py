@@ -4,13 +4,10 @@ and the reference and page numbers stamped on every page of a finished packet.""
 from pypdf import PdfWriter
 from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
 
+
 # WeasyPrint (with Pango behind it) takes over a second to import: it is loaded when a PDF is
 # first rendered (referrals/packets/fetcher.py), not by every process that imports this module
 # (the web, the HL7 receivers) and never renders.
-STATIC_SCHEME = "portal-static:"
-FILE_SCHEME = "packet-file:"
-
-
 def __getattr__(name):
     if name == "PacketURLFetcher":
         from referrals.packets.fetcher import PacketURLFetcher

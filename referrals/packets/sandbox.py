@@ -352,18 +352,6 @@ def prepare_documents(items: list[dict], *, timeout: float = 90) -> dict:
     return results
 
 
-# The warm checker (referrals/packets/warm.py): a small server with pypdf loaded that forks a
-# fresh child for each PDF, with the same limits. Long-running receivers (the HL7 listener and
-# command) turn it on; everything else runs the cold child.
-_warm = False
-
-
-def warm_checker() -> None:
-    """Use the warm checker for the upload check from now on, in this process and its forks."""
-    global _warm
-    _warm = True
-
-
 def inspect_pdf(path, *, timeout: float | None = None) -> dict:
     """Check an uploaded PDF in a child with tight limits (see `_inspect_pdf`).
 
@@ -371,17 +359,6 @@ def inspect_pdf(path, *, timeout: float | None = None) -> dict:
     "password", "broken", "limits" (it needed more memory or time than a real PDF does) or
     "unavailable" (no child could be started: the server's trouble, not the file's).
     """
-    if _warm:
-        from referrals.packets import warm
-
-        result = warm.inspect(
-            str(path),
-            timeout=UPLOAD_TIMEOUT if timeout is None else timeout,
-            memory=UPLOAD_MEMORY_LIMIT,
-            cpu=UPLOAD_CPU_SECONDS,
-        )
-        if result is not None:
-            return result
     try:
         return _run(
             {"path": str(path)},

@@ -2,7 +2,7 @@
 PDF, forked from a small server process that has pypdf loaded, for receivers that check many
 documents one after another (the HL7 listener and `hl7_receive`).
 
-The cold check (`sandbox.inspect_pdf` without this) starts a new Python and imports pypdf for
+The cold check (`sandbox.inspect_pdf`) starts a new Python and imports pypdf for
 each document: about a quarter of a second. multiprocessing's forkserver saves the start but
 not its own set-up in each child (about 20 ms of CPU a document, a quarter of a message's
 whole cost). This server forks with os.fork (about 3 ms): `python -m referrals.packets.warm
@@ -32,10 +32,34 @@ import tempfile
 import threading
 from pathlib import Path
 
+from referrals.packets import sandbox
+
 logger = logging.getLogger(__name__)
 
 _state: dict = {"pid": None, "process": None, "socket": None}
 _lock = threading.Lock()
+_enabled = False
+
+
+def enable() -> None:
+    """Use the warm checker for the upload check from now on, in this process and its forks."""
+    global _enabled
+    _enabled = True
+
+
+def inspect_pdf(path, *, timeout: float | None = None) -> dict:
+    """The upload check of a PDF (sandbox.inspect_pdf's answers): warm when enabled and a
+    server can be had, else the cold child."""
+    if _enabled:
+        result = inspect(
+            str(path),
+            timeout=sandbox.UPLOAD_TIMEOUT if timeout is None else timeout,
+            memory=sandbox.UPLOAD_MEMORY_LIMIT,
+            cpu=sandbox.UPLOAD_CPU_SECONDS,
+        )
+        if result is not None:
+            return result
+    return sandbox.inspect_pdf(path, timeout=timeout)
 
 
 def _server() -> str | None:
@@ -120,8 +144,6 @@ def inspect(path: str, *, timeout: float, memory: int, cpu: int) -> dict | None:
 def _child(conn: socket.socket) -> None:
     """One check: the request (from the portal's own process: the path and the limits), the
     limits set, then the document read."""
-    from referrals.packets import sandbox
-
     request = json.loads(conn.makefile("rb").readline())
     sandbox._limit_resources(int(request["memory"]), int(request["cpu"]))
     conn.sendall(f"{os.getpid()}\n".encode())
@@ -139,8 +161,6 @@ def _warm_up() -> None:
     import gc
 
     import pypdf
-
-    from referrals.packets import sandbox
 
     writer = pypdf.PdfWriter()
     writer.add_blank_page(width=72, height=72)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from referrals.hl7.listener import bind, serve, serve_processes
-from referrals.packets import sandbox
+from referrals.packets import warm
 from referrals.tasks import render_packet  # noqa: F401  (registers the tasks receipt publishes)
 
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, **options):
         if not 0 <= port <= 65535:
             raise CommandError(f"--port {port}: a port is 0 to 65535", returncode=2)
-        sandbox.warm_checker()
+        warm.enable()
 
         def ready(bound_host, bound_port):
             self.stdout.write(f"Listening for HL7 (MLLP) on {bound_host}:{bound_port}")

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from referrals.hl7.batch import process_many
 from referrals.hl7.protocol import unframe
-from referrals.packets import sandbox
+from referrals.packets import warm
 from referrals.tasks import render_packet  # noqa: F401  (registers the tasks receipt publishes)
 
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("files", nargs="+", metavar="FILE", help="a message file, or -")
 
     def handle(self, *args, files, **options):
-        sandbox.warm_checker()
+        warm.enable()
         # Read at most a little more than the limit: a larger file is refused by size.
         cap = settings.HL7_MAX_MESSAGE_BYTES * 2 + 16
         all_accepted = True
