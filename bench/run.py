@@ -764,10 +764,11 @@ FIXES = {
     "default": """Profile the view in-process against the kept database (BENCH_KEEP=1): the
         queries (EXPLAIN ANALYZE of each, with django.test.utils.CaptureQueriesContext) and the
         template, as bench/README.md describes for the queue.""",
-    "autosave": """An autosave is the section's form, one UPDATE in a savepoint and COMMIT, and
-        the criteria panel re-rendered; the JSON baseline writes nothing. Check its queries
-        (tests/test_query_counts.py asserts 9) and time the COMMIT: a loaded disk's WAL flush is
-        most of what is left.""",
+    "autosave": """An autosave of the patient section is 8 queries (tests/test_query_counts.py):
+        the session, the user, the roles, the referral (nothing joined), one UPDATE of the
+        changed columns in a savepoint, the audit row, COMMIT; no criteria panel (the patient's
+        details are not criteria). What is left is the form (17 fields validated) and the
+        COMMIT's WAL flush: profile it in-process against the kept database.""",
     "staff_page": """The referral page for an admin: 14 queries (tests/test_query_counts.py), the
         forms written by plain_field. Profile the template in-process (BENCH_KEEP=1): the
         summary, the criteria table and the timeline are the Django template language's work.""",
@@ -778,22 +779,21 @@ FIXES = {
         and as a Medicare prefix (a BitmapOr of the two pattern-ops indexes): EXPLAIN it.""",
     "queue_medicare_partial": """medicare_number LIKE '…%' on referral_medicare_prefix_idx
         (varchar_pattern_ops): EXPLAIN each part of triage_queue(q=...).""",
-    "queue": """Already in place: the partial index referral_open_queue_idx gives the page
-        its order (an index scan that stops at 50 rows), only the shown columns are read
-        (QUEUE_COLUMNS), rows are worked out once in the view (queue_rows) and the filter bar is
-        plain markup. Profile the view in-process against this database (BENCH_KEEP=1) to see
-        which of the page query, its COUNT and the template has grown.""",
+    "queue": """Already in place: the partial index referral_waiting_queue_idx gives the
+        page its order (an index scan that stops at 50 rows), only the shown columns are read
+        (QUEUE_COLUMNS), each row is worked out once in the view (queue_rows) and its markup
+        made there (queue_row_html), the filter bar is plain markup. What is left is the page
+        query's model instances (50, with the packet-status subquery) and the base template:
+        profile the view in-process (BENCH_KEEP=1).""",
     "queue_filtered": """Each part of the filtered queue should be a range walk of
         referral_outcome_queue_idx (status, eligibility_outcome, pain_onset, submitted_at, id),
         its capped count index-only: EXPLAIN ANALYZE each part of
         triage_queue(status="submitted", outcome="eligible") on the kept database.""",
-    "queue_name": """A name matches 2.5% of referrals (40 family names); the capped count reads
-        up to 1 001 matches of the part, so it visits 1 001 / 2.5% rows along the queue's index,
-        or every match from the trigram bitmap (a table of 3 GB at 1M is not all in memory):
-        EXPLAIN (ANALYZE, BUFFERS) the count and page of each part of triage_queue(q=NAME).
-        The waiting-only trigram indexes of migration 0013 should be chosen for the default
-        queue; if not, a covering index (pain_onset, submitted_at, id) INCLUDE (the names)
-        gives an index-only count, or the cap can be lower for name searches.""",
+    "queue_name": """A name matches 2.5% of referrals (40 family names); a search counts to
+        QUEUE_SEARCH_COUNT_CAP (200), so its count reads at most 201 matches of each part,
+        from the waiting-only trigram indexes of migration 0013 (EXPLAIN (ANALYZE, BUFFERS) the
+        count and page of each part of triage_queue(q=NAME) on the kept database). Past that,
+        the rows are the queue's: see its line.""",
     "queue_medicare": """medicare_number LIKE '…%' cannot use referral_medicare_idx: a btree
         under a non-C collation does not serve LIKE. Add Index(fields=["medicare_number"],
         opclasses=["varchar_pattern_ops"], name="referral_medicare_prefix_idx"), or match a
