@@ -27,6 +27,7 @@ from django.db import close_old_connections, connections
 
 from referrals.hl7.protocol import END, SB, Problem, build_ack, frame
 from referrals.hl7.receive import receive
+from referrals.packets import warm
 
 logger = logging.getLogger(__name__)
 
@@ -71,33 +72,17 @@ def bind(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=128)
 
 
-def _ready_process() -> None:
-    """Before a listener process accepts: its PDF checker started (a Python of its own, a few
-    hundred milliseconds), so the first message it takes does not wait for it."""
-    from referrals.packets import warm
-
-    if warm._enabled:
-        warm.start()
-
-
-async def serve(
-    host: str = "127.0.0.1",
-    port: int = 0,
-    *,
-    ready=None,
-    stop: asyncio.Event | None = None,
-    sock: socket.socket | None = None,
-) -> None:
-    """Listen on `sock` (else bind host:port) until `stop` is set (or SIGTERM/SIGINT);
+async def serve(sock: socket.socket, *, ready=None, stop: asyncio.Event | None = None) -> None:
+    """Accept on the bound `sock` (bind()) until `stop` is set (or SIGTERM/SIGINT);
     `ready(host, port)` once listening."""
-    _ready_process()
+    # The PDF checker's server (a Python of its own, a few hundred milliseconds) started
+    # before the first message, not by it.
+    warm.start()
     executor = ThreadPoolExecutor(settings.HL7_LISTEN_THREADS, thread_name_prefix="hl7")
     limit = settings.HL7_MAX_MESSAGE_BYTES + 64
-    handler = lambda r, w: _connection(r, w, executor)  # noqa: E731
-    if sock is not None:
-        server = await asyncio.start_server(handler, sock=sock, limit=limit)
-    else:
-        server = await asyncio.start_server(handler, host, port, limit=limit)
+    server = await asyncio.start_server(
+        lambda r, w: _connection(r, w, executor), sock=sock, limit=limit
+    )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

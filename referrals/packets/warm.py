@@ -89,9 +89,9 @@ def _server() -> str | None:
 
 
 def start() -> bool:
-    """Start this process's server now (else it starts on the first check); False if it
-    cannot be started."""
-    return _server() is not None
+    """When enabled, start this process's server now (else it starts on the first check);
+    False if it is not enabled or cannot be started."""
+    return _enabled and _server() is not None
 
 
 def _ask(path: str, server: str, timeout: float, memory: int, cpu: int) -> dict:
