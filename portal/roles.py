@@ -15,14 +15,19 @@ LANDING = {ADMIN: "triage_queue", RADIOLOGIST: "review_list", REFERRER: "referra
 
 
 def user_roles(user) -> frozenset[str]:
-    """The user's role names, cached on the user object for the request."""
+    """The user's role names, cached on the user object for the request (the session's user
+    comes with them: portal.backends.RolesModelBackend)."""
     if not user.is_authenticated:
         return frozenset()
     cached = getattr(user, "_roles_cache", None)
     if cached is None:
         cached = frozenset(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
-        user._roles_cache = cached
+        remember_roles(user, cached)
     return cached
+
+
+def remember_roles(user, roles: frozenset[str]) -> None:
+    user._roles_cache = roles
 
 
 def has_role(user, role: str) -> bool:

@@ -510,9 +510,9 @@ def test_the_dashboard_pages_at_25_with_a_constant_number_of_queries(client, ref
     few = dashboard_queries(client)
     for _ in range(25):
         make_referral(referrer)
-    # session, user, roles, count, the page of referrals, their imaging (one prefetch), the
-    # profile, the practice's details (the unchanged session is not written).
-    assert dashboard_queries(client) == few == 8
+    # session, the user with their roles, count, the page of referrals, their imaging (one
+    # prefetch), the profile, the practice's details (the unchanged session is not written).
+    assert dashboard_queries(client) == few == 7
     html = client.get(reverse("referral_list")).content.decode()
     assert html.count("<tr>") == 26  # a header row and 25 referrals
     assert "Page 1 of 2" in html

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from referrals import workflow
-from referrals.models import ImagingStudy, Medicine, Referral, StatusEvent
+from referrals.models import ImagingStudy, Medicine, Referral, Site, StatusEvent
 from referrals.packets.build import packet_context
 from tests.factories import make_referral
 from tests.files import image_bytes
@@ -58,13 +58,13 @@ def test_the_referral_page_takes_the_same_queries_for_5_and_50_rows(
     many = page_queries(client, referral)
     html = client.get(reverse("referral_detail", args=[referral.uuid])).content.decode()
     assert "Message 49" in html and "bloods-49.png" in html and "Medicine 49" in html
-    # session, user, the referral (with its referrer's profile, site and IR), roles, the audit
-    # row; then one query each for its documents (the request-information form reuses them),
+    # session, the user with their roles (portal.backends), the referral (with its referrer's
+    # profile, site and IR), the audit row; then one query each for its documents (the request-information form reuses them),
     # timeline, imaging, medicines, the requests for information (with their answers), messages
     # and their documents, the documents each answer brought; for staff, the packets; and the
     # practice's details (portal.context_processors, once a request). The unchanged session is
     # not written.
-    assert many == few == {"referrer": 14, "admin_user": 15, "radiologist": 14}[persona]
+    assert many == few == {"referrer": 13, "admin_user": 14, "radiologist": 13}[persona]
 
 
 def test_the_packet_context_takes_the_same_queries_for_5_and_50_rows(
@@ -105,8 +105,8 @@ def test_the_staff_page_of_a_new_referral_with_every_action_takes_a_fixed_number
     assert (
         '<select class="form-select" id="id_decline-reason" name="decline-reason" required>' in html
     )
-    # As the referral page above (14 without an IR assigned), plus the accept form's list of IRs.
-    assert many == few == 15
+    # As the referral page above (13 without an IR assigned), plus the accept form's list of IRs.
+    assert many == few == 14
 
 
 def test_an_autosave_of_the_patient_section_writes_only_what_changed(client, referrer):
@@ -118,6 +118,7 @@ def test_an_autosave_of_the_patient_section_writes_only_what_changed(client, ref
         "medicare_number": referral.medicare_number, "medicare_irn": "1",
         "patient_phone": "0400 000 003", "address_line": "4 Example Street",
         "suburb": "Carlton", "state": "VIC", "postcode": "3053", "patient_consent": "on",
+        "preferred_site": str(Site.objects.create(name="Example Private Hospital").pk),
     }  # fmt: skip
     url = reverse("referral_autosave", args=[referral.uuid, "patient"])
     client.post(url, data)  # the first save (and the session's first request)
@@ -125,10 +126,11 @@ def test_an_autosave_of_the_patient_section_writes_only_what_changed(client, ref
     with CaptureQueriesContext(connection) as context:
         response = client.post(url, data)
     assert response.status_code == 200
-    # session, user, roles, the referral (nothing joined); the changed field with the draft in
-    # one UPDATE (savepoint, update, release); the audit row of the change. No imaging query
-    # (the patient's details are not criteria: no panel), no check-constraint queries, no
-    # second UPDATE, no reload.
+    # session, the user with their roles, the referral (nothing joined), the chosen hospital
+    # (read once, by its choice field: full_clean does not ask again whether it exists); the
+    # changed field with the draft in one UPDATE (savepoint, update, release); the audit row of
+    # the change. No imaging query (the patient's details are not criteria: no panel), no
+    # check-constraint queries, no second UPDATE, no reload.
     sql = [q["sql"] for q in context.captured_queries]
     assert len(sql) == 8, [q[:80] for q in sql]
     update = next(q for q in sql if q.startswith('UPDATE "referrals_referral"'))
@@ -157,6 +159,7 @@ def test_an_autosave_of_the_clinical_section_returns_the_panel(client, referrer)
     data["pain_score"] = "8"
     with CaptureQueriesContext(connection) as context:
         response = client.post(url, data)
-    # As the patient section's, plus the imaging for the criteria panel it returns.
-    assert len(context) == 9, [q["sql"][:80] for q in context.captured_queries]
+    # As the patient section's (less the hospital: this section has none), plus the imaging for
+    # the criteria panel it returns.
+    assert len(context) == 8, [q["sql"][:80] for q in context.captured_queries]
     assert 'id="eligibility-panel"' in response.content.decode()

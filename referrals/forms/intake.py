@@ -61,7 +61,11 @@ class SectionForm(forms.ModelForm):
         # The table's check constraints (pain score 0 to 10, IRN 1 to 9) are these forms'
         # choices already; left to full_clean, each autosave checked them again in a query in a
         # savepoint (three queries of a dozen). The database still enforces them.
-        return super()._get_validation_exclusions() | {"pain_score", "medicare_irn"}
+        # Likewise the preferred hospital: its choice field has just read the row from the
+        # active sites, and full_clean would ask the database again whether it exists.
+        return super()._get_validation_exclusions() | {
+            "pain_score", "medicare_irn", "preferred_site",
+        }  # fmt: skip
 
 
 class PatientForm(SectionForm):
