@@ -1,4 +1,5 @@
-"""The portal app (accounts): connects the audit trail's sign-in receivers when ready."""
+"""The portal app (accounts): connects the audit trail's sign-in receivers when ready, and
+forgets the pages' copy of the practice's details when they are saved."""
 
 from django.apps import AppConfig
 
@@ -9,6 +10,14 @@ class PortalConfig(AppConfig):
 
     def ready(self):
         # Connects the audit trail's receivers for sign-in, sign-out, failed sign-in and lockout.
+        from django.db.models.signals import post_save
+
         from portal import audit
+        from portal.context_processors import forget_page_practice_identity
 
         audit.connect_lockout_signal()
+        # Pages show an edit of the practice's details at once in the process that saved it.
+        post_save.connect(
+            forget_page_practice_identity, sender="portal.PracticeProfile",
+            dispatch_uid="forget_page_practice_identity",
+        )  # fmt: skip

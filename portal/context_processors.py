@@ -3,6 +3,7 @@ identity and contact details."""
 
 import functools
 import logging
+import time
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
@@ -82,10 +83,30 @@ def _readable_on(colour: str) -> str:
     return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.05) else "#111111"
 
 
+# Pages' copy of the identity: (the identity, when this process read it). Emails, letters and
+# packets read the row each time (practice_identity); a page's header can be a few seconds
+# behind an edit made in another web process (PRACTICE_DETAILS_CACHE_SECONDS).
+_page_copy: list = [None, 0.0]
+
+
+def page_practice_identity() -> dict:
+    identity, read_at = _page_copy
+    now = time.monotonic()
+    if identity is None or now - read_at >= settings.PRACTICE_DETAILS_CACHE_SECONDS:
+        identity = practice_identity()
+        _page_copy[:] = [identity, now]
+    return identity
+
+
+def forget_page_practice_identity(**kwargs) -> None:
+    """After the profile is saved in this process (a signal receiver), and between tests."""
+    _page_copy[:] = [None, 0.0]
+
+
 def practice(request):
-    """The practice's identity for every page (header, sign-in page, footer), read once a
-    request and only by a page that shows it."""
-    # One per request, however many templates it renders (the row is read once, if at all).
+    """The practice's identity for every page (header, sign-in page, footer), read only by a
+    page that shows it, and from the database at most once a PRACTICE_DETAILS_CACHE_SECONDS."""
+    # One per request, however many templates it renders.
     if not hasattr(request, "_practice_identity"):
-        request._practice_identity = SimpleLazyObject(practice_identity)
+        request._practice_identity = SimpleLazyObject(page_practice_identity)
     return {"practice": request._practice_identity}

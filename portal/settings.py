@@ -57,6 +57,9 @@ PRACTICE_HOURS = env_str("PRACTICE_HOURS") or "Monday to Friday, 8 am to 5 pm"
 # (portal.context_processors.practice_identity). The logo is a path under static/.
 PRACTICE_LOGO = env_str("PRACTICE_LOGO", "img/practice-logo.svg")
 PRACTICE_COLOUR = env_colour("PRACTICE_COLOUR", "#0b3d66")
+# Pages (not emails, letters or packets) keep the details this long in each web process; an
+# edit shows at once in the process that saved it and within this time in the others.
+PRACTICE_DETAILS_CACHE_SECONDS = env_int("PRACTICE_DETAILS_CACHE_SECONDS", 30, minimum=0)
 
 # Public holidays a booking date is checked against (a booking on one asks for confirmation):
 # a country and optional subdivision as the `holidays` package names them.

@@ -148,6 +148,17 @@ def _two_factor_off_unless_asked(request, settings):
         settings.OTP_REQUIRED = False
 
 
+@pytest.fixture(autouse=True)
+def _fresh_practice_details():
+    """Each test's database starts afresh, so the pages' copy of the practice's details (kept
+    in the process for PRACTICE_DETAILS_CACHE_SECONDS) must too."""
+    from portal.context_processors import forget_page_practice_identity
+
+    forget_page_practice_identity()
+    yield
+    forget_page_practice_identity()
+
+
 # SeaweedFS for the storage and backup tests: its ports are SEAWEEDFS_BASE_PORT .. + 14 (by
 # default the first free block of 15 from 7730).
 SEAWEEDFS_BASE_PORT = os.environ.get("SEAWEEDFS_BASE_PORT", "")

@@ -72,3 +72,39 @@ def test_account_emails_end_with_the_practice_details_too(client, db, mailoutbox
     client.post(reverse("password_reset"), {"email": referrer.email})
     assert len(mailoutbox) == 1
     assert "Urgent cases: 03 9555 0177" in mailoutbox[0].body
+
+
+def practice_queries(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(url).status_code == 200
+    return sum('"portal_practiceprofile"' in q["sql"] for q in context.captured_queries)
+
+
+def test_pages_read_the_details_once_a_while_and_emails_each_time(client, settings, referrer, sent):
+    settings.PRACTICE_DETAILS_CACHE_SECONDS = 3600
+    PracticeProfile.load()  # the row, made from settings
+    client.force_login(referrer)
+    url = reverse("referral_detail", args=[sent.uuid])
+    assert practice_queries(client, url) == 1
+    assert practice_queries(client, url) == 0  # this process's copy
+
+    # An edit saved in another process (no signal here): emails have it at once, pages in this
+    # process once their copy is PRACTICE_DETAILS_CACHE_SECONDS old.
+    PracticeProfile.objects.filter(pk=1).update(urgent_phone="03 9555 0177")
+    event = next(iter(EVENTS))
+    body = notification_message(referral=sent, event=event, recipient=referrer.email).body
+    assert "03 9555 0177" in body
+    assert "03 9555 0177" not in client.get(url).content.decode()
+    settings.PRACTICE_DETAILS_CACHE_SECONDS = 0
+    assert "03 9555 0177" in client.get(url).content.decode()
+
+    # An edit saved in this process shows on the next page at once.
+    settings.PRACTICE_DETAILS_CACHE_SECONDS = 3600
+    assert practice_queries(client, url) == 0
+    profile = PracticeProfile.objects.get()
+    profile.urgent_phone = "03 9555 0166"
+    profile.save()
+    assert "03 9555 0166" in client.get(url).content.decode()
