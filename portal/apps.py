@@ -13,11 +13,11 @@ class PortalConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from portal import audit
-        from portal.context_processors import forget_page_practice_identity
+        from portal.context_processors import page_practice_identity
 
         audit.connect_lockout_signal()
         # Pages show an edit of the practice's details at once in the process that saved it.
         post_save.connect(
-            forget_page_practice_identity, sender="portal.PracticeProfile",
+            page_practice_identity.forget, sender="portal.PracticeProfile",
             dispatch_uid="forget_page_practice_identity",
         )  # fmt: skip

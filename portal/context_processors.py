@@ -3,7 +3,6 @@ identity and contact details."""
 
 import functools
 import logging
-import time
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
@@ -12,6 +11,7 @@ from django.utils.functional import SimpleLazyObject
 
 from portal import roles
 from portal.models import PracticeProfile
+from portal.process_copy import ProcessCopy
 
 logger = logging.getLogger(__name__)
 
@@ -83,24 +83,8 @@ def _readable_on(colour: str) -> str:
     return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.05) else "#111111"
 
 
-# Pages' copy of the identity: (the identity, when this process read it). Emails, letters and
-# packets read the row each time (practice_identity); a page's header can be a few seconds
-# behind an edit made in another web process (PRACTICE_DETAILS_CACHE_SECONDS).
-_page_copy: list = [None, 0.0]
-
-
-def page_practice_identity() -> dict:
-    identity, read_at = _page_copy
-    now = time.monotonic()
-    if identity is None or now - read_at >= settings.PRACTICE_DETAILS_CACHE_SECONDS:
-        identity = practice_identity()
-        _page_copy[:] = [identity, now]
-    return identity
-
-
-def forget_page_practice_identity(**kwargs) -> None:
-    """After the profile is saved in this process (a signal receiver), and between tests."""
-    _page_copy[:] = [None, 0.0]
+# Pages' copy (portal.process_copy); emails, letters and packets call practice_identity().
+page_practice_identity = ProcessCopy(practice_identity)
 
 
 def practice(request):
@@ -108,5 +92,5 @@ def practice(request):
     page that shows it, and from the database at most once a PRACTICE_DETAILS_CACHE_SECONDS."""
     # One per request, however many templates it renders.
     if not hasattr(request, "_practice_identity"):
-        request._practice_identity = SimpleLazyObject(page_practice_identity)
+        request._practice_identity = SimpleLazyObject(page_practice_identity.get)
     return {"practice": request._practice_identity}

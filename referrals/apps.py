@@ -16,3 +16,11 @@ class ReferralsConfig(AppConfig):
         from referrals.metrics import ReferralsCollector
 
         register_collector(ReferralsCollector())
+
+        # The forms' copy of the hospitals: a change in the admin shows at once in this process.
+        from django.db.models.signals import post_delete, post_save
+
+        from referrals.forms.fields import all_sites
+
+        for signal in (post_save, post_delete):
+            signal.connect(all_sites.forget, sender="referrals.Site", dispatch_uid="forget_sites")

@@ -149,14 +149,14 @@ def _two_factor_off_unless_asked(request, settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_practice_details():
-    """Each test's database starts afresh, so the pages' copy of the practice's details (kept
-    in the process for PRACTICE_DETAILS_CACHE_SECONDS) must too."""
-    from portal.context_processors import forget_page_practice_identity
+def _fresh_process_copies():
+    """Each test's database starts afresh, so the copies of the practice's details and its
+    hospitals kept in the process (portal.process_copy) must too."""
+    from portal.process_copy import forget_all
 
-    forget_page_practice_identity()
+    forget_all()
     yield
-    forget_page_practice_identity()
+    forget_all()
 
 
 # SeaweedFS for the storage and backup tests: its ports are SEAWEEDFS_BASE_PORT .. + 14 (by

@@ -126,13 +126,14 @@ def test_an_autosave_of_the_patient_section_writes_only_what_changed(client, ref
     with CaptureQueriesContext(connection) as context:
         response = client.post(url, data)
     assert response.status_code == 200
-    # session, the user with their roles, the referral (nothing joined), the chosen hospital
-    # (read once, by its choice field: full_clean does not ask again whether it exists); the
-    # changed field with the draft in one UPDATE (savepoint, update, release); the audit row of
-    # the change. No imaging query (the patient's details are not criteria: no panel), no
-    # check-constraint queries, no second UPDATE, no reload.
+    # session, the user with their roles, the referral (nothing joined); the changed field with
+    # the draft in one UPDATE (savepoint, update, release); the audit row of the change. The
+    # chosen hospital comes from the process's copy of the sites (referrals.forms.fields), and
+    # full_clean does not ask whether it exists. No imaging query (the patient's details are not
+    # criteria: no panel), no check-constraint queries, no second UPDATE, no reload.
     sql = [q["sql"] for q in context.captured_queries]
-    assert len(sql) == 8, [q[:80] for q in sql]
+    assert len(sql) == 7, [q[:80] for q in sql]
+    assert not any('"referrals_site"' in q for q in sql)
     update = next(q for q in sql if q.startswith('UPDATE "referrals_referral"'))
     # Only what changed: the other columns are not written back as this request read them.
     assert update.split(" WHERE ")[0].count(" = ") == 3, update[:200]
@@ -163,3 +164,23 @@ def test_an_autosave_of_the_clinical_section_returns_the_panel(client, referrer)
     # the criteria panel it returns.
     assert len(context) == 8, [q["sql"][:80] for q in context.captured_queries]
     assert 'id="eligibility-panel"' in response.content.decode()
+
+
+def test_the_check_constraints_apply_unless_a_field_they_read_is_left_out(db, monkeypatch):
+    from django.core.exceptions import ValidationError
+    from django.db.models import Q
+
+    referral = Referral(pain_score=11, medicare_irn=5)
+    with pytest.raises(ValidationError, match="referral_pain_score_0_10"):
+        referral.validate_constraints()
+    referral.pain_score, referral.medicare_irn = 5, 10
+    with pytest.raises(ValidationError, match="referral_irn_1_9"):
+        referral.validate_constraints(exclude={"pain_score"})
+
+    # Both left out (as a section's form leaves them): nothing to check, and no check's query
+    # even built (Django built each before finding a field left out).
+    def built(*args, **kwargs):
+        raise AssertionError("a check constraint's query was built")
+
+    monkeypatch.setattr(Q, "check", built)
+    referral.validate_constraints(exclude={"pain_score", "medicare_irn", "ihi"})

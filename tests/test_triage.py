@@ -361,8 +361,8 @@ def test_the_queue_takes_the_same_queries_for_5_and_50_rows(
     for _ in range(45):
         make_referral(referrer, status="submitted")
     # session, the user with their roles, the capped count of each part of the queue's order,
-    # the page (IR joined, packet status a subquery), the filter form's sites and IRs (the
-    # unchanged session is not written).
+    # the page (IR joined, packet status a subquery), the filter form's IRs (its hospitals are
+    # the process's copy; the unchanged session is not written).
     assert queue_queries(client) == few
 
 

@@ -18,12 +18,13 @@ from portal.validators import (
 from referrals.forms.fields import (
     ACCEPT,
     DateInput,
+    SiteChoiceField,
     TriStateField,
     choose_prompt,
     not_in_future,
 )
 from referrals.intake import REQUIRED_TO_SUBMIT
-from referrals.models import Attachment, ImagingStudy, Medicine, Referral, Site
+from referrals.models import Attachment, ImagingStudy, Medicine, Referral
 
 # Postcode ranges by state (Australia Post), for catching a postcode in the wrong state.
 POSTCODE_RANGES = {
@@ -61,8 +62,8 @@ class SectionForm(forms.ModelForm):
         # The table's check constraints (pain score 0 to 10, IRN 1 to 9) are these forms'
         # choices already; left to full_clean, each autosave checked them again in a query in a
         # savepoint (three queries of a dozen). The database still enforces them.
-        # Likewise the preferred hospital: its choice field has just read the row from the
-        # active sites, and full_clean would ask the database again whether it exists.
+        # Likewise the preferred hospital: its choice field has just found it among the active
+        # sites, and full_clean would ask the database whether it exists.
         return super()._get_validation_exclusions() | {
             "pain_score", "medicare_irn", "preferred_site",
         }  # fmt: skip
@@ -95,7 +96,6 @@ class PatientForm(SectionForm):
             "patient_consent": "The patient consents to this referral and to the practice "
             "receiving their information",
             "interpreter_needed": "The patient needs an interpreter",
-            "preferred_site": "Preferred hospital",
         }
         help_texts = {
             "patient_given_name": "As on the Medicare card.",
@@ -111,11 +111,14 @@ class PatientForm(SectionForm):
             "state": "",
             "postcode": "Four digits.",
             "interpreter_language": "Needed if the patient needs an interpreter.",
-            "preferred_site": "Where the patient would prefer the procedure, if anywhere.",
             "copy_to": "Optional: another doctor to receive updates (name and practice).",
             "patient_consent": "Needed to submit.",
         }
 
+    preferred_site = SiteChoiceField(
+        label="Preferred hospital", required=False, empty_label="No preference",
+        help_text="Where the patient would prefer the procedure, if anywhere.",
+    )  # fmt: skip
     medicare_irn = forms.TypedChoiceField(
         label="Reference number (IRN) *",
         choices=[("", "—")] + [(str(n), str(n)) for n in range(1, 10)],
@@ -127,8 +130,6 @@ class PatientForm(SectionForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["preferred_site"].queryset = Site.objects.filter(is_active=True)
-        self.fields["preferred_site"].empty_label = "No preference"
         self.fields["medicare_number"].widget.attrs.update(inputmode="numeric", autocomplete="off")
         self.fields["postcode"].widget.attrs.update(inputmode="numeric", maxlength=4)
         self.fields["ihi"].widget.attrs.update(inputmode="numeric", autocomplete="off")

@@ -8,8 +8,8 @@ from eligibility.labels import OUTCOME_LABELS, criterion_statement
 from portal.models import User
 from portal.roles import RADIOLOGIST
 from referrals.booking import date_concerns
-from referrals.forms.fields import DateInput
-from referrals.models import Attachment, DeclineReason, Referral, Site
+from referrals.forms.fields import DateInput, SiteChoiceField
+from referrals.models import Attachment, DeclineReason, Referral
 
 
 class AcceptForm(forms.Form):
@@ -97,9 +97,7 @@ class InfoRequestForm(forms.Form):
 class BookForm(forms.Form):
     date = forms.DateField(label="Date", widget=DateInput())
     time = forms.TimeField(label="Time", widget=forms.TimeInput(attrs={"type": "time"}))
-    site = forms.ModelChoiceField(
-        label="Hospital", queryset=Site.objects.none(), empty_label="Choose…"
-    )
+    site = SiteChoiceField(label="Hospital", empty_label="Choose…")
     confirm = forms.BooleanField(
         label="Book on this date anyway",
         required=False,
@@ -111,7 +109,6 @@ class BookForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.referral = referral
         self.concerns: list[str] = []
-        self.fields["site"].queryset = Site.objects.filter(is_active=True)
         if referral is not None and referral.preferred_site_id and not self.is_bound:
             self.initial["site"] = referral.preferred_site_id
         self.fields["date"].widget.attrs["min"] = timezone.localdate().isoformat()
@@ -147,9 +144,7 @@ class QueueFilterForm(forms.Form):
         required=False,
         choices=[("", "Any"), *OUTCOME_LABELS.items()],
     )
-    site = forms.ModelChoiceField(
-        label="Hospital", required=False, queryset=Site.objects.none(), empty_label="Any"
-    )
+    site = SiteChoiceField(label="Hospital", required=False, empty_label="Any", active_only=False)
     radiologist = forms.TypedChoiceField(label="IR", required=False, coerce=int, empty_value=None)
 
     def __init__(self, *args, **kwargs):
@@ -161,7 +156,6 @@ class QueueFilterForm(forms.Form):
             *statuses,
             ("all", "All"),
         ]
-        self.fields["site"].queryset = Site.objects.all()
         self.fields["radiologist"].choices = [("", "Any"), *radiologist_choices()]
 
 

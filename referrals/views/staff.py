@@ -6,7 +6,6 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.forms import ModelChoiceField
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -208,13 +207,7 @@ def _filter_controls(form) -> dict:
     selects = []
     for name in ("status", "outcome", "site", "radiologist"):
         field = form.fields[name]
-        if isinstance(field, ModelChoiceField):
-            # One plain query (a ModelChoiceField's own choices take a server-side cursor).
-            choices = [("", field.empty_label)] + [
-                (str(obj.pk), field.label_from_instance(obj)) for obj in field.queryset
-            ]
-        else:
-            choices = field.choices
+        choices = [(str(value), label) for value, label in field.choices]
         chosen = str(data.get(name, ""))
         selects.append(
             {
