@@ -32,7 +32,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.run import PG_PORT, PG_USER, PY, RESULTS, bench_env, log, pct, pg_connect  # noqa: E402
+from bench.run import (  # noqa: E402
+    PG_PORT,
+    PG_USER,
+    PY,
+    RESULTS,
+    bench_env,
+    log,
+    pct,
+    pg_connect,
+    settle,
+)
 
 DB_NAME = "bench_hl7"
 COMMAND_MESSAGES = int(os.environ.get("BENCH_HL7_COMMAND", "150"))
@@ -237,8 +247,10 @@ def section(state: dict) -> str:
     c, lst = state["command"], state["listener"]
     return "\n".join([
         HEADING, "",
-        f"Written by `bench/hl7.py` on {state['date']} ({state['seconds']:.0f} s; load average "
-        f"{state['load']} at the start, on a machine shared with other work). Level-1 REF^I12 "
+        f"Written by `bench/hl7.py` on {state['date']} ({state['seconds']:.0f} s, of which "
+        f"{state.get('settled', 0):.0f} s waiting for PostgreSQL's checkpoint and for the cores to "
+        f"be idle; load average {state['load']} as it began, on a machine shared with other "
+        "work). Level-1 REF^I12 "
         f"messages (simplified REF profile), each with a {state['pdf_kb']} KB PDF letter as the "
         "display segment, on PostgreSQL with DEBUG=0, client and server on the same 2 cores. Each "
         "message is parsed, mapped, its identifiers validated, its PDF checked as uploads are (in "
@@ -287,6 +299,8 @@ def main() -> int:
         pdf = letter_pdf()
         state["pdf_kb"] = round(len(pdf) / 1024)
         pdf_b64 = base64.b64encode(pdf).decode("ascii")
+        state["settled"] = settle("hl7_receive")
+        state["load"] = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         log(f"hl7_receive: {COMMAND_MESSAGES} messages")
         state["command"] = measure_command(env, work, pdf_b64)
         log(f"hl7_listen: {SENDERS} senders x {PER_SENDER}")

@@ -87,6 +87,35 @@ def log(message: str) -> None:
 # --- statistics ---------------------------------------------------------------------------------
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) jiffies of every core since boot (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields[:8])  # idle + iowait; user .. steal
+
+
+def settle(what: str, *, idle: float = 0.9, window: float = 2.0, most: float = 90.0) -> float:
+    """Before a measurement: PostgreSQL writes out what the seeding (or the step before) left
+    dirty (CHECKPOINT), then this waits until the cores are `idle` over `window` seconds, at
+    most `most` seconds. A checkpoint, autovacuum or a server still stopping during a
+    measurement stalled every request for seconds (a p99 of 6.8 s in one run). Returns the
+    seconds waited."""
+    started = time.monotonic()
+    try:
+        with pg_connect("postgres") as conn:
+            conn.execute("CHECKPOINT")
+    except Exception as exc:  # a role that may not checkpoint: only the wait then
+        log(f"settle: no CHECKPOINT ({type(exc).__name__})")
+    while time.monotonic() - started < most:
+        idle_before, total_before = _cpu_times()
+        time.sleep(window)
+        idle_after, total_after = _cpu_times()
+        if (idle_after - idle_before) >= idle * max(1, total_after - total_before):
+            break
+    waited = time.monotonic() - started
+    log(f"settled for {what} in {waited:.1f} s")
+    return waited
+
+
 def pct(values, p: float) -> float:
     """Nearest-rank percentile; NaN for no values."""
     if not values:
@@ -598,7 +627,10 @@ def write_results(state: dict) -> None:
         f"- Server: gunicorn {m.get('gunicorn')}, {WORKERS} sync workers for each size, "
         f"DEBUG={state['env_debug']}, OTP_REQUIRED=1 (staff sign in with two-factor), on "
         "127.0.0.1; the client (bench/client.py) runs on the same 2 cores",
-        f"- Total run time: {fmt(state.get('total_seconds'), 0)} s",
+        f"- Total run time: {fmt(state.get('total_seconds'), 0)} s; before the pages and the "
+        "mixed load, PostgreSQL checkpointed and the run waited for idle cores ("
+        + ", ".join(f"{k} {v:.0f} s" for k, v in (state.get("settled") or {}).items())
+        + ")",
         "",
     ]
     if state.get("error"):
@@ -936,11 +968,13 @@ def main() -> int:
             if n == N:
                 uploader = sessions["uploader"]
         shown = page_bench.shown(scenarios)
+        state["settled"] = {"pages": settle("the pages")}
         timings = page_bench.measure(scenarios, runs=RUNS, rounds=ROUNDS, log=log)
         state["pages"] = page_bench.report(timings, shown, sizes(), runs=RUNS, rounds=ROUNDS)
         server, port = ports[N]
         log("uploads")
         state["uploads"] = measure_uploads(info, port, uploader, server.pid)
+        state["settled"]["mixed"] = settle("the mixed load")
         state["mixed"] = mixed_load(port, info, pool)
         if s3 is not None:
             state["s3"]["uploads"] = s3_uploads(info, s3_env, work)
