@@ -796,15 +796,16 @@ FIXES = {
     "default": """Profile the view in-process against the kept database (BENCH_KEEP=1): the
         queries (EXPLAIN ANALYZE of each, with django.test.utils.CaptureQueriesContext) and the
         template, as bench/README.md describes for the queue.""",
-    "autosave": """An autosave of the patient section is 8 queries (tests/test_query_counts.py):
-        the session, the user, the roles, the referral (nothing joined), one UPDATE of the
-        changed columns in a savepoint, the audit row, COMMIT; no criteria panel (the patient's
-        details are not criteria). What is left is the form (17 fields validated) and the
-        COMMIT's WAL flush: profile it in-process against the kept database.""",
-    "staff_page": """The referral page for an admin: 14 queries (tests/test_query_counts.py), the
+    "autosave": """An autosave of the patient section is 7 queries when it changes a field
+        (tests/test_query_counts.py): the session, the user with their roles, the referral
+        (nothing joined), one UPDATE of the changed columns in a savepoint, the audit row; 3 when
+        it changes nothing (the bench's). The hospitals come from the process's copy, and no
+        check constraint's query is built. What is left is the form (17 fields validated) and
+        the referral's query: profile it in-process against the kept database.""",
+    "staff_page": """The referral page for an admin: 13 queries (tests/test_query_counts.py), the
         forms written by plain_field. Profile the template in-process (BENCH_KEEP=1): the
         summary, the criteria table and the timeline are the Django template language's work.""",
-    "review_page": """As the staff page: 13 queries; profile its template in-process.""",
+    "review_page": """As the staff page: 12 queries; profile its template in-process.""",
     "queue_reference": """reference LIKE 'VP-…%' on the reference's varchar_pattern_ops index
         (referrals_referral_reference_…_like): EXPLAIN each part of triage_queue(q=...).""",
     "queue_reference_partial": """The number alone is searched in each year of ReferenceCounter
