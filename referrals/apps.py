@@ -17,10 +17,18 @@ class ReferralsConfig(AppConfig):
 
         register_collector(ReferralsCollector())
 
-        # The forms' copy of the hospitals: a change in the admin shows at once in this process.
-        from django.db.models.signals import post_delete, post_save
+        # The forms' copies of the hospitals and the queue filter's IRs (portal.process_copy): a
+        # change in the admin shows at once in this process.
+        from django.db.models.signals import m2m_changed, post_delete, post_save
 
+        from portal.models import User
         from referrals.forms.fields import all_sites
+        from referrals.forms.staff import filter_radiologists
 
         for signal in (post_save, post_delete):
             signal.connect(all_sites.forget, sender="referrals.Site", dispatch_uid="forget_sites")
+            # The queue filter's IRs: an account saved, or its roles changed, here.
+            signal.connect(filter_radiologists.forget, sender=User, dispatch_uid="forget_irs")
+        m2m_changed.connect(
+            filter_radiologists.forget, sender=User.groups.through, dispatch_uid="forget_irs"
+        )

@@ -66,3 +66,26 @@ def test_a_hospital_closed_in_another_process_is_refused_once_the_copy_is_old(
     assert "Preferred hospital" in response.content.decode()
     referral.refresh_from_db()
     assert referral.draft_data["patient"]["preferred_site"] == [str(site.pk)]
+
+
+def test_the_queue_filter_lists_the_irs_from_the_copy_and_sees_a_new_one_saved_here(
+    db, settings, radiologist
+):
+    from django.contrib.auth.models import Group
+
+    from portal.models import User
+    from portal.roles import RADIOLOGIST
+
+    settings.PRACTICE_DETAILS_CACHE_SECONDS = 3600
+    assert options(QueueFilterForm(), "radiologist") == ["Any", radiologist.get_full_name()]
+    with CaptureQueriesContext(connection) as context:
+        QueueFilterForm()
+    assert not any('"portal_user"' in q["sql"] for q in context.captured_queries)
+
+    # An IR given the role here shows on the next form; a role taken away, the same.
+    other = User.objects.create_user(email="ir2@practice.example", password="x" * 16,
+                                     first_name="Sam", last_name="Example")  # fmt: skip
+    other.groups.add(Group.objects.get(name=RADIOLOGIST))
+    assert "Sam Example" in options(QueueFilterForm(), "radiologist")
+    other.groups.clear()
+    assert "Sam Example" not in options(QueueFilterForm(), "radiologist")

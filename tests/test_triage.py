@@ -360,10 +360,11 @@ def test_the_queue_takes_the_same_queries_for_5_and_50_rows(
     few = queue_queries(client)
     for _ in range(45):
         make_referral(referrer, status="submitted")
-    # session, the user with their roles, the capped count of each part of the queue's order,
-    # the page (IR joined, packet status a subquery), the filter form's IRs (its hospitals are
-    # the process's copy; the unchanged session is not written).
-    assert queue_queries(client) == few
+    # session, the user with their roles, the capped count of each part of the queue's order
+    # (3), the page (IR joined, packet status a subquery); the filter form's hospitals and IRs
+    # are the process's copies (portal.process_copy), the practice's details too, and the
+    # unchanged session is not written.
+    assert queue_queries(client) == few == 6
 
 
 def test_the_csv_has_the_filtered_rows_and_no_formulas(client, admin_user, referrer):

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from eligibility.labels import OUTCOME_LABELS, criterion_statement
 from portal.models import User
+from portal.process_copy import ProcessCopy
 from portal.roles import RADIOLOGIST
 from referrals.booking import date_concerns
 from referrals.forms.fields import DateInput, SiteChoiceField
@@ -156,15 +157,20 @@ class QueueFilterForm(forms.Form):
             *statuses,
             ("all", "All"),
         ]
-        self.fields["radiologist"].choices = [("", "Any"), *radiologist_choices()]
+        self.fields["radiologist"].choices = [("", "Any"), *filter_radiologists.get()]
 
 
 def radiologist_choices() -> list[tuple[str, str]]:
     """(id, name) of every IR, by name: one small query, led by the group's unique name and the
-    user-groups table's group_id index (not a scan of every account)."""
+    user-groups table's group_id index (not a scan of every account). The queue's filter bar
+    reads it from the process's copy (`filter_radiologists`): an IR added or renamed shows
+    there within PRACTICE_DETAILS_CACHE_SECONDS, at once in the process that saved them."""
     members = User.groups.through.objects.filter(group__name=RADIOLOGIST).values("user_id")
     people = User.objects.filter(pk__in=members).order_by("last_name", "first_name", "pk")
     return [
         (str(pk), f"{first} {last}".strip() or email)
         for pk, first, last, email in people.values_list("pk", "first_name", "last_name", "email")
     ]
+
+
+filter_radiologists = ProcessCopy(radiologist_choices)
