@@ -11,10 +11,7 @@ from portal.tasks import ping
 
 @pytest.fixture(scope="module")
 def celery_worker_thread():
-    # A solo-pool worker in a thread of this process, on the real broker from settings. Tasks
-    # that earlier tests queued and left (packets, emails) are purged first: this worker would
-    # run them, and its shutdown waited for a packet render (21 s in a full run).
-    app.control.purge()
+    # A solo-pool worker in a thread of this process, on the real broker from settings.
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker
 
